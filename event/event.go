@@ -1,0 +1,223 @@
+// Package event defines Event, the one type that every stage of ramen's pipeline passes on: a log record
+// normalized to the Elastic Common Schema (ECS), with the original record kept byte-exact beside it.
+//
+// Fields are stored flat, by their dotted ECS name ("source.ip", "aws.vpcflow.interface_id"), in a
+// slice rather than a map: an event has a few dozen fields, a linear scan over them is faster than
+// hashing, and building the slice costs one allocation.
+package event
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/valyala/fastjson"
+)
+
+// Field is one normalized field: its dotted ECS name and its value.
+type Field struct {
+	Key   string
+	Value Value
+}
+
+// Event is one normalized log record.
+//
+// An Event is built by one goroutine (a parser) and may then be read by several, except for Lookup on
+// the original record, which parses it lazily and is safe for concurrent use.
+type Event struct {
+	// ID is stable: the same record of the same object always gets the same ID, so re-ingesting an
+	// object can be recognised and duplicates removed. See NewID.
+	ID string
+	// Timestamp is @timestamp: when the event happened, in UTC.
+	Timestamp time.Time
+	// Type is the ramen log type that produced the event ("cloudtrail", "vpcflow", ...).
+	Type string
+	// Original is event.original: the record exactly as it was read, without its line terminator.
+	Original string
+	// Fields holds every other normalized field, keys unique, in the order the parser set them.
+	Fields []Field
+
+	once   sync.Once
+	native *fastjson.Value // Original parsed as JSON, or nil when it is not JSON
+}
+
+// New returns an event of the given type with room for n fields.
+func New(typ string, original string, n int) *Event {
+	return &Event{Type: typ, Original: original, Fields: make([]Field, 0, n)}
+}
+
+// Set sets a field, replacing any earlier value of the same key. A null value removes nothing and is
+// not stored: absent and null are the same to every consumer.
+func (e *Event) Set(key string, v Value) {
+	if v.kind == KindNull {
+		return
+	}
+	for i := range e.Fields {
+		if e.Fields[i].Key == key {
+			e.Fields[i].Value = v
+			return
+		}
+	}
+	e.Fields = append(e.Fields, Field{key, v})
+}
+
+// SetString sets a text field unless s is empty or "-" (the way AWS text logs write "no value").
+func (e *Event) SetString(key, s string) {
+	if s == "" || s == "-" {
+		return
+	}
+	e.Set(key, String(s))
+}
+
+// Get returns a normalized field by its dotted ECS name ("@timestamp" included).
+func (e *Event) Get(key string) (Value, bool) {
+	for i := range e.Fields {
+		if e.Fields[i].Key == key {
+			return e.Fields[i].Value, true
+		}
+	}
+	switch key {
+	case "@timestamp":
+		if !e.Timestamp.IsZero() {
+			return Time(e.Timestamp), true
+		}
+	case "event.original":
+		return String(e.Original), true
+	case "_id":
+		return String(e.ID), e.ID != ""
+	}
+	return Value{}, false
+}
+
+// Lookup resolves a dotted path first against the normalized ECS fields and then against the original
+// record (when it is JSON), so that rules can use either ECS names ("user.name") or the log's native
+// names ("userIdentity.sessionContext.sessionIssuer.type").
+func (e *Event) Lookup(path string) (Value, bool) {
+	if v, ok := e.Get(path); ok {
+		return v, true
+	}
+	return e.LookupNative(path)
+}
+
+// LookupNative resolves a dotted path against the original record only. A JSON key that itself
+// contains dots ("detail.service.additionalInfo.sample" vs a key named "a.b") is found too: at each
+// level the longest key that matches a prefix of the remaining path wins.
+func (e *Event) LookupNative(path string) (Value, bool) {
+	e.once.Do(e.parseNative)
+	if e.native == nil {
+		return Value{}, false
+	}
+	v := walk(e.native, path)
+	if v == nil {
+		return Value{}, false
+	}
+	return FromJSON(v), true
+}
+
+func (e *Event) parseNative() {
+	if len(e.Original) == 0 || (e.Original[0] != '{' && e.Original[0] != '[') {
+		return
+	}
+	v, err := fastjson.Parse(e.Original)
+	if err == nil {
+		e.native = v
+	}
+}
+
+func walk(v *fastjson.Value, path string) *fastjson.Value {
+	for path != "" {
+		if v.Type() != fastjson.TypeObject {
+			return nil
+		}
+		o, _ := v.Object()
+		// Try the whole remaining path, then shorter prefixes ending at a dot.
+		next := (*fastjson.Value)(nil)
+		rest := ""
+		for end := len(path); end > 0; {
+			if c := o.Get(path[:end]); c != nil {
+				next, rest = c, path[end:]
+				break
+			}
+			end = lastDot(path[:end])
+		}
+		if next == nil {
+			return nil
+		}
+		if rest != "" {
+			rest = rest[1:] // the dot
+		}
+		v, path = next, rest
+	}
+	return v
+}
+
+func lastDot(s string) int {
+	for i := len(s) - 1; i >= 0; i-- {
+		if s[i] == '.' {
+			return i
+		}
+	}
+	return -1
+}
+
+// FromJSON converts a parsed JSON value: strings, numbers (integers stay integers), booleans and null
+// map to their kinds, an array of scalars to a list of their texts, and anything else to raw JSON.
+func FromJSON(v *fastjson.Value) Value {
+	switch v.Type() {
+	case fastjson.TypeString:
+		return String(string(v.GetStringBytes()))
+	case fastjson.TypeNumber:
+		if n, err := v.Int64(); err == nil {
+			return Int(n)
+		}
+		f, _ := v.Float64()
+		return Float(f)
+	case fastjson.TypeTrue:
+		return Bool(true)
+	case fastjson.TypeFalse:
+		return Bool(false)
+	case fastjson.TypeNull:
+		return Value{}
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		l := make([]string, 0, len(a))
+		for _, x := range a {
+			switch x.Type() {
+			case fastjson.TypeString:
+				l = append(l, string(x.GetStringBytes()))
+			case fastjson.TypeNumber, fastjson.TypeTrue, fastjson.TypeFalse:
+				l = append(l, x.String())
+			default:
+				return JSON(v.String())
+			}
+		}
+		return Strings(l...)
+	}
+	return JSON(v.String())
+}
+
+// SortFields orders the fields by key, which makes output and golden files deterministic.
+func (e *Event) SortFields() {
+	sort.Slice(e.Fields, func(i, j int) bool { return e.Fields[i].Key < e.Fields[j].Key })
+}
+
+// NewID returns the stable id of a record: a 128-bit hash, in hex, of the log type, the name of the
+// object it came from, its byte offset in the (decompressed) object and its bytes. Reading the same
+// object again yields the same ids; two identical lines at different places stay two events (a
+// repeated syslog line is a real repeat, not a duplicate).
+func NewID(typ, object string, offset int64, original string) string {
+	h := sha256.New()
+	var n [8]byte
+	h.Write([]byte(typ))
+	h.Write([]byte{0})
+	h.Write([]byte(object))
+	h.Write([]byte{0})
+	binary.BigEndian.PutUint64(n[:], uint64(offset))
+	h.Write(n[:])
+	h.Write([]byte(original))
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}

@@ -1,0 +1,195 @@
+package event
+
+import (
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the event as one JSON object in ECS's nested form ({"source":{"ip":...}}), with
+// keys in a fixed order, "@timestamp", "_id" (the stable id) and "event.original" included.
+func (e *Event) AppendJSON(b []byte) []byte {
+	fs := make([]Field, 0, len(e.Fields)+3)
+	if !e.Timestamp.IsZero() {
+		fs = append(fs, Field{"@timestamp", Time(e.Timestamp)})
+	}
+	if e.ID != "" {
+		fs = append(fs, Field{"_id", String(e.ID)})
+	}
+	fs = append(fs, e.Fields...)
+	if e.Original != "" {
+		fs = append(fs, Field{"event.original", String(e.Original)})
+	}
+	slices.SortFunc(fs, func(a, b Field) int { return CompareKeys(a.Key, b.Key) })
+	return appendNested(b, fs)
+}
+
+// MarshalJSON implements json.Marshaler with AppendJSON.
+func (e *Event) MarshalJSON() ([]byte, error) { return e.AppendJSON(nil), nil }
+
+// CompareKeys orders dotted keys segment by segment, so that every key under "a.b" sorts together
+// (plain byte order would put "a.b-x" between "a.b" and "a.b.c").
+func CompareKeys(a, b string) int {
+	n := min(len(a), len(b))
+	for i := 0; i < n; i++ {
+		x, y := a[i], b[i]
+		if x == y {
+			continue
+		}
+		if x == '.' {
+			return -1
+		}
+		if y == '.' {
+			return 1
+		}
+		if x < y {
+			return -1
+		}
+		return 1
+	}
+	return len(a) - len(b)
+}
+
+// appendNested writes fields sorted by CompareKeys as nested objects. A leaf that is also the parent
+// of another key ("a.b" and "a.b.c") keeps the deeper keys flat under its parent ("b.c") rather than
+// producing a duplicate JSON key.
+func appendNested(b []byte, fs []Field) []byte {
+	var open []string   // segments of the objects currently open
+	var leaves []string // per open depth (len(open)+1 entries), the last leaf name written there
+	leaves = append(leaves, "")
+	b = append(b, '{')
+	first := true
+	for _, f := range fs {
+		segs := strings.Split(f.Key, ".")
+		parents := segs[:len(segs)-1]
+		common := 0
+		for common < len(open) && common < len(parents) && open[common] == parents[common] {
+			common++
+		}
+		for len(open) > common {
+			b = append(b, '}')
+			open = open[:len(open)-1]
+			leaves = leaves[:len(leaves)-1]
+			first = false
+		}
+		name := ""
+		for i := common; i < len(parents); i++ {
+			if parents[i] == leaves[len(leaves)-1] {
+				// The parent exists as a leaf here: write the rest of the key flat.
+				name = strings.Join(segs[i:], ".")
+				break
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			b = appendString(b, parents[i])
+			b = append(b, ':', '{')
+			open = append(open, parents[i])
+			leaves = append(leaves, "")
+			first = true
+		}
+		if name == "" {
+			name = segs[len(segs)-1]
+		}
+		if !first {
+			b = append(b, ',')
+		}
+		first = false
+		b = appendString(b, name)
+		b = append(b, ':')
+		b = appendJSON(b, f.Value)
+		leaves[len(leaves)-1] = name
+	}
+	for range open {
+		b = append(b, '}')
+	}
+	return append(b, '}')
+}
+
+func appendJSON(b []byte, v Value) []byte {
+	switch v.kind {
+	case KindString:
+		return appendString(b, v.s)
+	case KindJSON:
+		return append(b, v.s...)
+	case KindInt:
+		return strconv.AppendInt(b, int64(v.n), 10)
+	case KindFloat:
+		f := math.Float64frombits(v.n)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return append(b, "null"...)
+		}
+		return strconv.AppendFloat(b, f, 'f', -1, 64)
+	case KindBool:
+		return strconv.AppendBool(b, v.n != 0)
+	case KindTime:
+		b = append(b, '"')
+		b = v.Time().AppendFormat(b, time.RFC3339Nano)
+		return append(b, '"')
+	case KindStrings:
+		b = append(b, '[')
+		for i, s := range v.l {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		return append(b, ']')
+	}
+	return append(b, "null"...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString writes s as a JSON string. Invalid UTF-8 becomes U+FFFD; '<', '>' and '&' are escaped
+// so that log text pasted into a web page can never close a tag.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
+}

@@ -1,0 +1,145 @@
+package event
+
+import (
+	"math"
+	"strconv"
+	"time"
+)
+
+// Kind is the type of a Value. It is also the column type a field gets in the lake.
+type Kind uint8
+
+const (
+	KindNull    Kind = iota // absent or JSON null
+	KindString              // text
+	KindInt                 // 64-bit signed integer
+	KindFloat               // 64-bit float
+	KindBool                // true/false
+	KindTime                // instant, nanosecond precision, UTC
+	KindStrings             // list of text, e.g. event.category, related.ip
+	KindJSON                // raw JSON text of an object or array that has no fixed shape
+)
+
+var kindNames = [...]string{"null", "string", "int", "float", "bool", "time", "strings", "json"}
+
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Value is one field's value. It is a small tagged union rather than an interface{} so that building
+// an event does not box every integer and string: parsers make tens of millions of them.
+type Value struct {
+	kind Kind
+	s    string   // KindString, KindJSON
+	n    uint64   // KindInt, KindFloat (bits), KindBool, KindTime (unix nanos)
+	l    []string // KindStrings
+}
+
+// String returns a text value.
+func String(s string) Value { return Value{kind: KindString, s: s} }
+
+// Int returns an integer value.
+func Int(n int64) Value { return Value{kind: KindInt, n: uint64(n)} }
+
+// Float returns a float value.
+func Float(f float64) Value { return Value{kind: KindFloat, n: math.Float64bits(f)} }
+
+// Bool returns a boolean value.
+func Bool(b bool) Value {
+	if b {
+		return Value{kind: KindBool, n: 1}
+	}
+	return Value{kind: KindBool}
+}
+
+// Time returns a time value (kept in UTC with nanosecond precision).
+func Time(t time.Time) Value { return Value{kind: KindTime, n: uint64(t.UnixNano())} }
+
+// Strings returns a list value. The slice is kept, not copied.
+func Strings(l ...string) Value { return Value{kind: KindStrings, l: l} }
+
+// JSON returns a value holding raw JSON text (an object or array). The text must be valid JSON.
+func JSON(raw string) Value { return Value{kind: KindJSON, s: raw} }
+
+// Kind reports the value's kind.
+func (v Value) Kind() Kind { return v.kind }
+
+// IsNull reports whether the value is absent or null.
+func (v Value) IsNull() bool { return v.kind == KindNull }
+
+// Str returns the text of a KindString or KindJSON value, and "" for other kinds.
+func (v Value) Str() string { return v.s }
+
+// Int returns the integer of a KindInt value (floats are truncated), 0 otherwise.
+func (v Value) Int() int64 {
+	switch v.kind {
+	case KindInt, KindTime:
+		return int64(v.n)
+	case KindFloat:
+		return int64(math.Float64frombits(v.n))
+	case KindBool:
+		return int64(v.n)
+	}
+	return 0
+}
+
+// Float returns the number of a KindInt or KindFloat value, 0 otherwise.
+func (v Value) Float() float64 {
+	switch v.kind {
+	case KindInt:
+		return float64(int64(v.n))
+	case KindFloat:
+		return math.Float64frombits(v.n)
+	}
+	return 0
+}
+
+// Bool returns the truth of a KindBool value.
+func (v Value) Bool() bool { return v.kind == KindBool && v.n != 0 }
+
+// Time returns the instant of a KindTime value (UTC), the zero time otherwise.
+func (v Value) Time() time.Time {
+	if v.kind != KindTime {
+		return time.Time{}
+	}
+	return time.Unix(0, int64(v.n)).UTC()
+}
+
+// List returns the elements of a KindStrings value. The caller must not modify it.
+func (v Value) List() []string { return v.l }
+
+// Text renders the value as text, the way a rule or a search compares it: numbers in decimal,
+// times in RFC 3339, lists and JSON as JSON text.
+func (v Value) Text() string {
+	switch v.kind {
+	case KindString, KindJSON:
+		return v.s
+	case KindInt:
+		return strconv.FormatInt(int64(v.n), 10)
+	case KindFloat:
+		return strconv.FormatFloat(math.Float64frombits(v.n), 'f', -1, 64)
+	case KindBool:
+		return strconv.FormatBool(v.n != 0)
+	case KindTime:
+		return v.Time().Format(time.RFC3339Nano)
+	case KindStrings:
+		return string(appendJSON(nil, v))
+	}
+	return ""
+}
+
+// Equal reports whether two values have the same kind and content.
+func (v Value) Equal(o Value) bool {
+	if v.kind != o.kind || v.s != o.s || v.n != o.n || len(v.l) != len(o.l) {
+		return false
+	}
+	for i := range v.l {
+		if v.l[i] != o.l[i] {
+			return false
+		}
+	}
+	return true
+}
