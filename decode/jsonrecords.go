@@ -63,7 +63,8 @@ func (j *JSONRecords) Num() int { return j.num }
 func (j *JSONRecords) Wrapper() string { return j.wrapperKey }
 
 // Next advances to the next record. It returns ok=false at the end. A non-nil error with ok=true is a
-// bad record (too long, malformed framing) that was skipped: record it and call Next again. A non-nil
+// bad record (too long, malformed framing) that was skipped: record it, with Num and Offset, which
+// the error does not repeat, and call Next again. A non-nil
 // error with ok=false ends the stream (a read error, or framing so broken that no record boundary can
 // be found again).
 func (j *JSONRecords) Next() (ok bool, err error) {
@@ -186,9 +187,20 @@ func (j *JSONRecords) value() (bool, error) {
 					return false, j.readErr()
 				}
 				if tooLong {
+					j.rec = nil
 					return true, j.longErr(skipped + int64(p-start))
 				}
-				return true, fmt.Errorf("record %d at byte offset %d: %w", j.num, j.recOff, errTruncated)
+				j.rec = j.buf[start:p]
+				if !j.inArray {
+					// In newline-delimited JSON a cut-off line must cost that line only: the bad
+					// record ends at its first newline and scanning resumes after it.
+					if k := bytes.IndexByte(j.rec, '\n'); k >= 0 && k < len(j.rec)-1 {
+						j.rec = j.rec[:k]
+						j.pos = start + k + 1
+						j.done = false
+					}
+				}
+				return true, errTruncated
 			}
 			if tooLong || p-start > j.max {
 				// Over the limit: stop keeping it, scan on to its end to resynchronise.
@@ -240,10 +252,15 @@ func (j *JSONRecords) value() (bool, error) {
 		case '{', '[':
 			depth++
 		case '}', ']':
+			if depth == 0 && p > start {
+				// The end of the array or object around a bare scalar.
+				goto done
+			}
 			depth--
 			if depth < 0 {
 				j.pos = p + 1
-				return true, fmt.Errorf("record %d at byte offset %d: unexpected %q", j.num, j.base+int64(p), c)
+				j.rec = j.buf[start:j.pos]
+				return true, fmt.Errorf("unexpected %q at byte offset %d", c, j.base+int64(p))
 			}
 		case ',':
 			if depth == 0 {
@@ -263,6 +280,7 @@ func (j *JSONRecords) value() (bool, error) {
 done:
 	j.pos = p
 	if tooLong {
+		j.rec = nil
 		return true, j.longErr(skipped + int64(p-start))
 	}
 	j.rec = j.buf[start:p]
@@ -270,7 +288,7 @@ done:
 }
 
 func (j *JSONRecords) longErr(size int64) error {
-	return fmt.Errorf("record %d at byte offset %d: %w: %d bytes exceeds the limit of %d bytes", j.num, j.recOff, ErrTooLong, size, j.max)
+	return fmt.Errorf("%w: %d bytes exceeds the limit of %d bytes", ErrTooLong, size, j.max)
 }
 
 // fill reads more data. Bytes from pos on are kept (moved to the front of the buffer, which grows

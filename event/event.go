@@ -39,6 +39,10 @@ type Event struct {
 	Original string
 	// Fields holds every other normalized field, keys unique, in the order the parser set them.
 	Fields []Field
+	// NativeRoot is the dotted path, inside Original, of the log's own record when Original wraps it
+	// (an EventBridge envelope keeps its CloudTrail record under "detail"); native lookups resolve
+	// below it. Empty means Original is the record.
+	NativeRoot string
 
 	once   sync.Once
 	native *fastjson.Value // Original parsed as JSON, or nil when it is not JSON
@@ -110,7 +114,13 @@ func (e *Event) LookupNative(path string) (Value, bool) {
 	if e.native == nil {
 		return Value{}, false
 	}
-	v := walk(e.native, path)
+	v := e.native
+	if e.NativeRoot != "" {
+		if v = walk(v, e.NativeRoot); v == nil {
+			return Value{}, false
+		}
+	}
+	v = walk(v, path)
 	if v == nil {
 		return Value{}, false
 	}

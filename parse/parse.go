@@ -240,12 +240,13 @@ const SniffSize = 8 << 10
 // Object reads one object: it decompresses src, finds its log type (opt.Type, else from the name,
 // else from its first bytes), parses it, and sends events to emit and rejected records to reject
 // (which may be nil). The error is for what ends the object early: an unknown type, a read or
-// decompression error (the events before it have been sent), or an error from emit.
+// decompression error (the events before it have been sent), or an error from emit. It does not
+// repeat the object's name, which the caller has.
 func Object(ctx context.Context, name string, src io.Reader, opt Options, emit func(*event.Event) error, reject func(*Reject)) (Stats, error) {
 	var st Stats
 	dr, err := decode.Open(src)
 	if err != nil {
-		return st, fmt.Errorf("%s: %w", name, err)
+		return st, err
 	}
 	defer dr.Close()
 	cr := &countReader{r: dr}
@@ -261,7 +262,7 @@ func Object(ctx context.Context, name string, src io.Reader, opt Options, emit f
 		head, err := br.Peek(SniffSize)
 		if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
 			if len(head) == 0 {
-				return st, fmt.Errorf("%s: %w", name, err)
+				return st, err
 			}
 		}
 		t = Detect(name, key, head)
@@ -269,7 +270,7 @@ func Object(ctx context.Context, name string, src io.Reader, opt Options, emit f
 			if len(head) == 0 {
 				return st, nil // an empty object holds no records
 			}
-			return st, fmt.Errorf("%s: cannot tell the log type from the name or the first bytes; use --type (one of %v)", name, Names())
+			return st, fmt.Errorf("cannot tell the log type from the name or the first bytes; use --type (one of %v)", Names())
 		}
 	}
 	max := opt.MaxRecord
@@ -279,10 +280,7 @@ func Object(ctx context.Context, name string, src io.Reader, opt Options, emit f
 	in := &Input{Name: name, Key: key, R: br, MaxRecord: max, typ: t, emit: emit, reject: reject, stats: &st}
 	err = t.Parse(ctx, in)
 	st.Bytes = cr.n
-	if err != nil {
-		return st, fmt.Errorf("%s: %w", name, err)
-	}
-	return st, nil
+	return st, err
 }
 
 // Detect finds the log type of an object from its name, then from its first (decompressed) bytes.

@@ -86,7 +86,8 @@ type Agreement struct {
 
 // Conformance parses every <name>.log under fixtures/elastic/<stream> that has a <name>.log-expected.json
 // as typ, and compares the Compared fields of each event with Elastic's expected document (paired by
-// order). skip lists field keys not to compare for this type, with the reason.
+// order). skip lists field keys not to compare for this type, with the reason; a key of the form
+// "file.log#N:field" skips the field of event N of that file only.
 func Conformance(t *testing.T, typ, stream string, skip map[string]string) Agreement {
 	t.Helper()
 	dir := filepath.Join(Fixtures(t), "elastic", stream)
@@ -105,6 +106,14 @@ func Conformance(t *testing.T, typ, stream string, skip map[string]string) Agree
 		if err := json.Unmarshal(exp, &doc); err != nil {
 			t.Fatalf("%s: %v", log, err)
 		}
+		// Elastic's test runner makes a document of an empty line too: those are not records.
+		docs := doc.Expected[:0]
+		for _, d := range doc.Expected {
+			if ev, _ := d["event"].(map[string]any); ev["original"] != nil || d["message"] != nil {
+				docs = append(docs, d)
+			}
+		}
+		doc.Expected = docs
 		data, err := os.ReadFile(log)
 		if err != nil {
 			t.Fatal(err)
@@ -129,6 +138,9 @@ func Conformance(t *testing.T, typ, stream string, skip map[string]string) Agree
 					continue
 				}
 				if _, ok := skip[k]; ok {
+					continue
+				}
+				if _, ok := skip[fmt.Sprintf("%s#%d:%s", filepath.Base(log), i+1, k)]; ok {
 					continue
 				}
 				a.Fields++

@@ -1,0 +1,6 @@
+// Package all registers every log type ramen knows; import it for its side effect.
+package all
+
+import (
+	_ "github.com/ramen-siem/ramen/parse/cloudtrail"
+)
