@@ -1,0 +1,385 @@
+// Package waf parses AWS WAF (v2) web ACL traffic logs into ECS events.
+//
+// WAF writes one JSON object per inspected request. It delivers them to S3 directly
+// (AWSLogs/<account>/WAFLogs/<region>/<web-acl>/yyyy/mm/dd/hh/mm/<account>_waflogs_<region>_<web-acl>_....log.gz,
+// into a bucket whose name must start with "aws-waf-logs-"), through Kinesis Data Firehose (objects
+// named after the stream, "aws-waf-logs-..."), or to a CloudWatch Logs group "aws-waf-logs-...". All
+// of them are newline-delimited JSON; a JSON array of records and single (pretty-printed) records, as
+// the WAF documentation shows them, are read too.
+//
+// The mapping follows Elastic's AWS integration (data stream aws.waf): the client is source.ip, the
+// request's method, version, path and query go to http.* and url.*, the terminating rule to rule.*,
+// the web ACL's ARN gives cloud.account.id, cloud.region and cloud.service.name, and the request
+// headers become one field each, aws.waf.request.headers.<Header-Name>. event.kind is "event" (every
+// inspected request is logged, most of them allowed: the log is an access log, not a list of
+// alerts) and event.category is ["web"], as in Elastic's published test output. Rule lists without
+// a fixed shape (terminating_rule_match_details, rule_group_list, non_terminating_matching_rules,
+// rate_based_rule_list) are kept as JSON text. Where this differs from Elastic it says why below.
+package waf
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/ramen-siem/ramen/decode"
+	"github.com/ramen-siem/ramen/event"
+	"github.com/ramen-siem/ramen/parse"
+)
+
+func init() {
+	parse.Register(&parse.Type{
+		Name:       "waf",
+		Title:      "AWS WAF",
+		Dataset:    "aws.waf",
+		Parse:      Parse,
+		Services:   []string{"WAFLogs"},
+		MatchName:  matchName,
+		Sniff:      sniff,
+		SniffOrder: 20,
+	})
+}
+
+// matchName recognises the names AWS gives WAF log objects: WAF requires the S3 bucket, the Firehose
+// stream and the CloudWatch Logs group that receive its logs to be named "aws-waf-logs-...", and
+// names the objects it writes to S3 itself <account>_waflogs_<region>_<web-acl>_<time>_<hash>.log.gz.
+func matchName(name string) bool {
+	name = strings.ReplaceAll(name, "\\", "/")
+	for rest := name; rest != ""; {
+		seg := rest
+		if i := strings.IndexByte(rest, '/'); i >= 0 {
+			seg, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = ""
+		}
+		if strings.HasPrefix(seg, "aws-waf-logs-") {
+			return true
+		}
+	}
+	base := name[strings.LastIndexByte(name, '/')+1:]
+	return strings.Contains(base, "_waflogs_")
+}
+
+// sniff recognises WAF records by the web ACL id, which no other AWS log has at its top level, with a
+// second key only WAF logs have. CloudTrail records of WAF API calls never have both.
+func sniff(head []byte) bool {
+	head = bytes.TrimLeft(head, " \t\r\n")
+	if len(head) == 0 || (head[0] != '{' && head[0] != '[') {
+		return false
+	}
+	if bytes.Contains(head, []byte(`"eventVersion"`)) {
+		return false
+	}
+	return bytes.Contains(head, []byte(`"webaclId"`)) &&
+		(bytes.Contains(head, []byte(`"httpRequest"`)) || bytes.Contains(head, []byte(`"terminatingRuleId"`)))
+}
+
+// Parse reads one object of WAF log records.
+func Parse(ctx context.Context, in *parse.Input) error {
+	rs := in.JSONRecords()
+	var p fastjson.Parser
+	var r rec
+	for {
+		ok, err := rs.Next()
+		if !ok {
+			return err
+		}
+		if err != nil {
+			reason := "json"
+			if errors.Is(err, decode.ErrTooLong) {
+				reason = "too_long"
+			}
+			in.Reject(0, rs.Num(), rs.Offset(), reason, err, rs.Bytes())
+			continue
+		}
+		raw := rs.Bytes()
+		if len(raw) == 0 {
+			// The splitter found no record where one should start (a stray ',' between top-level
+			// values) and cannot move past it: stop rather than loop.
+			return fmt.Errorf("record %d at byte offset %d: no JSON value where a record should start", rs.Num(), rs.Offset())
+		}
+		v, err := r.parse(&p, string(raw))
+		if err != nil {
+			in.Reject(0, rs.Num(), rs.Offset(), "json", fmt.Errorf("invalid JSON: %w", err), raw)
+			continue
+		}
+		e, reason, err := build(&r, v)
+		if err != nil {
+			in.Reject(0, rs.Num(), rs.Offset(), reason, err, raw)
+			continue
+		}
+		if err := in.Emit(e, rs.Offset()); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
+// Lists shared by every event (a Strings value is never modified).
+var (
+	categoryWeb = []string{"web"}
+	typeAllowed = []string{"access", "allowed"}
+	typeDenied  = []string{"access", "denied"}
+	typeAccess  = []string{"access"}
+)
+
+// build maps one record. A record without webaclId, httpRequest or a timestamp is not a WAF log
+// record; the reason returned with an error is the reject category.
+func build(r *rec, v *fastjson.Value) (*event.Event, string, error) {
+	if v.Type() != fastjson.TypeObject {
+		return nil, "json", fmt.Errorf("a WAF log record is a JSON object, not %s", v.Type())
+	}
+	acl := r.get(v, "webaclId")
+	if acl == "" {
+		return nil, "fields", errors.New("field webaclId: missing (not a WAF log record)")
+	}
+	req := v.Get("httpRequest")
+	if req == nil || req.Type() != fastjson.TypeObject {
+		return nil, "fields", errors.New("field httpRequest: missing or not an object (not a WAF log record)")
+	}
+	tsv := v.Get("timestamp")
+	if tsv == nil {
+		return nil, "time", errors.New("field timestamp: missing")
+	}
+	ms, err := tsv.Int64()
+	if err != nil {
+		return nil, "time", fmt.Errorf("field timestamp: not epoch milliseconds: %s", tsv)
+	}
+
+	e := event.New("waf", r.orig, 48)
+	e.Timestamp = time.UnixMilli(ms).UTC()
+	e.Set("event.kind", event.String("event"))
+	e.Set("event.category", event.Strings(categoryWeb...))
+	action := r.get(v, "action")
+	switch action {
+	case "ALLOW":
+		e.Set("event.type", event.Strings(typeAllowed...))
+	case "BLOCK":
+		e.Set("event.type", event.Strings(typeDenied...))
+	default:
+		// COUNT, CAPTCHA, CHALLENGE: the request was neither plainly allowed nor denied here.
+		e.Set("event.type", event.Strings(typeAccess...))
+	}
+	e.SetString("event.action", action)
+
+	// The web ACL: arn:<partition>:wafv2:<region>:<account>:<scope>/webacl/<name>/<id>.
+	e.Set("aws.waf.arn", event.String(acl))
+	if parts := strings.SplitN(acl, ":", 6); len(parts) == 6 && parts[0] == "arn" {
+		e.SetString("cloud.service.name", parts[2])
+		e.SetString("cloud.region", parts[3])
+		e.SetString("cloud.account.id", parts[4])
+		e.SetString("aws.waf.id", parts[5])
+	}
+
+	// The request.
+	if ip := r.get(req, "clientIp"); ip != "" {
+		if a, err := netip.ParseAddr(ip); err == nil {
+			s := ip
+			if a.String() != ip {
+				s = a.String()
+			}
+			e.Set("source.ip", event.String(s))
+			e.Set("related.ip", event.Strings(s))
+		} else {
+			e.Set("source.address", event.String(ip))
+		}
+	}
+	e.SetString("aws.waf.request.country", r.get(req, "country"))
+	e.SetString("http.request.method", r.get(req, "httpMethod"))
+	e.SetString("http.request.id", r.get(req, "requestId"))
+	if ver := r.get(req, "httpVersion"); ver != "" {
+		// "HTTP/1.1" -> network.protocol "http", http.version "1.1".
+		if i := strings.IndexByte(ver, '/'); i > 0 {
+			proto := ver[:i]
+			if proto == "HTTP" {
+				proto = "http"
+			} else {
+				proto = strings.ToLower(proto)
+			}
+			e.Set("network.protocol", event.String(proto))
+			e.SetString("http.version", ver[i+1:])
+			if proto == "http" {
+				e.Set("network.transport", event.String("tcp"))
+			}
+		}
+	}
+	e.SetString("url.path", r.get(req, "uri"))
+	e.SetString("url.query", r.get(req, "args"))
+	e.SetString("url.fragment", r.get(req, "fragment"))
+	e.SetString("url.scheme", r.get(req, "scheme"))
+	e.SetString("host.domain", r.get(req, "host"))
+	if ua := headers(r, e, "aws.waf.request.headers.", req.Get("headers")); ua != "" {
+		e.Set("user_agent.original", event.String(ua))
+	}
+	headers(r, e, "aws.waf.request_headers_inserted.", v.Get("requestHeadersInserted"))
+
+	// The rules.
+	ruleID := r.get(v, "terminatingRuleId")
+	e.SetString("rule.id", ruleID)
+	e.SetString("rule.ruleset", r.get(v, "terminatingRuleType"))
+	if name := groupRule(r, v.Get("ruleGroupList")); name != "" {
+		e.Set("rule.name", event.String(name))
+	} else {
+		e.SetString("rule.name", ruleID)
+	}
+	setJSON(e, "aws.waf.terminating_rule_match_details", v.Get("terminatingRuleMatchDetails"))
+	setJSON(e, "aws.waf.rule_group_list", v.Get("ruleGroupList"))
+	setJSON(e, "aws.waf.rate_based_rule_list", v.Get("rateBasedRuleList"))
+	setJSON(e, "aws.waf.non_terminating_matching_rules", v.Get("nonTerminatingMatchingRules"))
+	if labels := v.GetArray("labels"); len(labels) > 0 {
+		l := make([]string, 0, len(labels))
+		for _, x := range labels {
+			if s := r.get(x, "name"); s != "" {
+				l = append(l, s)
+			}
+		}
+		if len(l) > 0 {
+			e.Set("aws.waf.labels", event.Strings(l...))
+		}
+	}
+
+	// Everything else WAF may add.
+	e.SetString("aws.waf.source.name", r.get(v, "httpSourceName"))
+	e.SetString("aws.waf.source.id", r.get(v, "httpSourceId"))
+	if fv := v.Get("formatVersion"); fv != nil && fv.Type() == fastjson.TypeNumber {
+		e.Set("aws.waf.format_version", event.String(fv.String()))
+	}
+	setInt(e, "aws.waf.response_code_sent", v.Get("responseCodeSent"))
+	setInt(e, "aws.waf.request_body_size", v.Get("requestBodySize"))
+	setInt(e, "aws.waf.request_body_size_inspected_by_waf", v.Get("requestBodySizeInspectedByWAF"))
+	challenge(r, e, "aws.waf.captcha_response.", v.Get("captchaResponse"))
+	challenge(r, e, "aws.waf.challenge_response.", v.Get("challengeResponse"))
+	e.SetString("tls.client.ja3", r.get(v, "ja3Fingerprint"))
+	e.SetString("aws.waf.ja4_fingerprint", r.get(v, "ja4Fingerprint"))
+	setInt(e, "aws.waf.client_asn", v.Get("ClientASN"))
+	if of := v.GetArray("oversizeFields"); len(of) > 0 {
+		l := make([]string, 0, len(of))
+		for _, x := range of {
+			if s := r.text(x); s != "" {
+				l = append(l, s)
+			}
+		}
+		if len(l) > 0 {
+			e.Set("aws.waf.oversize_fields", event.Strings(l...))
+		}
+	}
+	return e, "", nil
+}
+
+// headers sets prefix+<name> to each header's value (a later header of the same name wins, as in
+// Elastic's map) and returns the User-Agent. The keys are built in one buffer and converted to one
+// string, so a request's headers cost one allocation however many there are; the values are
+// substrings of the record.
+func headers(r *rec, e *event.Event, prefix string, v *fastjson.Value) (ua string) {
+	if v == nil || v.Type() != fastjson.TypeArray {
+		return ""
+	}
+	hs, _ := v.Array()
+	if len(hs) == 0 {
+		return ""
+	}
+	type kv struct {
+		end   int
+		value string
+	}
+	var stack [32]kv
+	pairs := stack[:0]
+	var kbuf [1024]byte
+	keys := kbuf[:0]
+	for _, h := range hs {
+		name, value := r.get(h, "name"), r.get(h, "value")
+		if name == "" || value == "" || value == "-" {
+			continue
+		}
+		if ua == "" && strings.EqualFold(name, "User-Agent") {
+			ua = value
+		}
+		keys = append(keys, prefix...)
+		keys = append(keys, name...)
+		pairs = append(pairs, kv{len(keys), value})
+	}
+	all := string(keys)
+	start := 0
+	for _, p := range pairs {
+		e.Set(all[start:p.end], event.String(p.value))
+		start = p.end
+	}
+	return ua
+}
+
+// groupRule returns the id of the rule inside a rule group that terminated the request, if any.
+func groupRule(r *rec, v *fastjson.Value) string {
+	if v == nil || v.Type() != fastjson.TypeArray {
+		return ""
+	}
+	gs, _ := v.Array()
+	for _, g := range gs {
+		if id := r.get(g, "terminatingRule", "ruleId"); id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+// challenge maps a captchaResponse or challengeResponse object.
+func challenge(r *rec, e *event.Event, prefix string, v *fastjson.Value) {
+	if v == nil || v.Type() != fastjson.TypeObject {
+		return
+	}
+	setInt(e, prefix+"response_code", v.Get("responseCode"))
+	// solveTimestamp is in epoch seconds (0: never solved). Elastic reads it as milliseconds,
+	// which puts every solve in January 1970.
+	if ts := v.Get("solveTimestamp"); ts != nil {
+		if n, err := ts.Int64(); err == nil && n > 0 {
+			e.Set(prefix+"solve_timestamp", event.Time(time.Unix(n, 0)))
+		}
+	}
+	e.SetString(prefix+"failure_reason", r.get(v, "failureReason"))
+}
+
+// setInt sets an integer field from a JSON number or a string holding one.
+func setInt(e *event.Event, key string, v *fastjson.Value) {
+	if v == nil {
+		return
+	}
+	switch v.Type() {
+	case fastjson.TypeNumber:
+		if n, err := v.Int64(); err == nil {
+			e.Set(key, event.Int(n))
+		}
+	case fastjson.TypeString:
+		if n, err := strconv.ParseInt(string(v.GetStringBytes()), 10, 64); err == nil {
+			e.Set(key, event.Int(n))
+		}
+	}
+}
+
+// setJSON keeps a part of the record without a fixed shape as JSON text; null and empty lists or
+// objects are left out, as Elastic leaves them out.
+func setJSON(e *event.Event, key string, v *fastjson.Value) {
+	if v == nil {
+		return
+	}
+	switch v.Type() {
+	case fastjson.TypeNull:
+		return
+	case fastjson.TypeArray:
+		if a, _ := v.Array(); len(a) == 0 {
+			return
+		}
+	case fastjson.TypeObject:
+		if o, _ := v.Object(); o.Len() == 0 {
+			return
+		}
+	}
+	e.Set(key, event.FromJSON(v))
+}
