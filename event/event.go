@@ -68,6 +68,16 @@ func (e *Event) Set(key string, v Value) {
 	e.Fields = append(e.Fields, Field{key, v})
 }
 
+// Add appends a field without looking for an earlier one of the same key: parsers that set each key
+// once use it, since Set's search makes building an event quadratic in its field count. A null value
+// is not stored.
+func (e *Event) Add(key string, v Value) {
+	if v.kind == KindNull {
+		return
+	}
+	e.Fields = append(e.Fields, Field{key, v})
+}
+
 // SetString sets a text field unless s is empty or "-" (the way AWS text logs write "no value").
 func (e *Event) SetString(key, s string) {
 	if s == "" || s == "-" {

@@ -180,20 +180,20 @@ type Input struct {
 func (in *Input) Emit(e *event.Event, offset int64) error {
 	e.Type = in.typ.Name
 	e.ID = event.NewID(in.typ.Name, in.Name, offset, e.Original)
-	e.Set("event.dataset", event.String(in.typ.Dataset))
-	e.Set("cloud.provider", event.String("aws"))
+	e.Add("event.dataset", event.String(in.typ.Dataset))
+	e.Add("cloud.provider", event.String("aws"))
 	if in.Key.Account != "" {
 		if _, ok := e.Get("cloud.account.id"); !ok {
-			e.Set("cloud.account.id", event.String(in.Key.Account))
+			e.Add("cloud.account.id", event.String(in.Key.Account))
 		}
 	}
 	if in.Key.Region != "" {
 		if _, ok := e.Get("cloud.region"); !ok {
-			e.Set("cloud.region", event.String(in.Key.Region))
+			e.Add("cloud.region", event.String(in.Key.Region))
 		}
 	}
-	e.Set("log.file.path", event.String(in.Name))
-	e.Set("log.offset", event.Int(offset))
+	e.Add("log.file.path", event.String(in.Name))
+	e.Add("log.offset", event.Int(offset))
 	in.stats.Records++
 	in.stats.Events++
 	return in.emit(e)

@@ -129,16 +129,16 @@ func build(r *fastjson.Value, original string, st *interner) (*event.Event, erro
 	e.Timestamp = ts.UTC()
 	action := st.get(name)
 	provider := st.get(source)
-	e.Set("event.action", event.String(action))
-	e.Set("event.provider", event.String(provider))
-	e.Set("event.kind", event.String("event"))
+	e.Add("event.action", event.String(action))
+	e.Add("event.provider", event.String(provider))
+	e.Add("event.kind", event.String("event"))
 	setString(e, st, "event.id", r.GetStringBytes("eventID"))
 	setString(e, st, "cloud.region", r.GetStringBytes("awsRegion"))
 
 	id := r.Get("userIdentity")
 	idType := st.get(id.GetStringBytes("type"))
 	if acct := id.GetStringBytes("accountId"); len(acct) > 0 {
-		e.Set("cloud.account.id", event.String(st.get(acct)))
+		e.Add("cloud.account.id", event.String(st.get(acct)))
 	} else {
 		setString(e, st, "cloud.account.id", r.GetStringBytes("recipientAccountId"))
 	}
@@ -158,20 +158,20 @@ func build(r *fastjson.Value, original string, st *interner) (*event.Event, erro
 		user = string(r.GetStringBytes("additionalEventData", "UserName"))
 	}
 	if user != "" {
-		e.Set("user.name", event.String(user))
-		e.Set("related.user", event.Strings(user))
+		e.Add("user.name", event.String(user))
+		e.Add("related.user", event.Strings(user))
 	}
 	setString(e, st, "user.id", id.GetStringBytes("principalId"))
 
 	if addr := r.GetStringBytes("sourceIPAddress"); len(addr) > 0 {
 		a := st.get(addr)
-		e.Set("source.address", event.String(a))
+		e.Add("source.address", event.String(a))
 		if ip, err := netip.ParseAddr(a); err == nil {
-			e.Set("source.ip", event.String(ip.String()))
-			e.Set("related.ip", event.Strings(ip.String()))
+			e.Add("source.ip", event.String(ip.String()))
+			e.Add("related.ip", event.Strings(ip.String()))
 		} else {
 			// AWS services calling on a user's behalf appear by name ("cloudformation.amazonaws.com").
-			e.Set("source.domain", event.String(a))
+			e.Add("source.domain", event.String(a))
 		}
 	}
 	setString(e, st, "user_agent.original", r.GetStringBytes("userAgent"))
@@ -187,10 +187,10 @@ func build(r *fastjson.Value, original string, st *interner) (*event.Event, erro
 			outcome = "failure"
 		}
 	}
-	e.Set("event.outcome", event.String(outcome))
-	e.Set("event.type", event.Strings("info"))
+	e.Add("event.outcome", event.String(outcome))
+	e.Add("event.type", event.Strings("info"))
 	if c := category(provider, action); c != "" {
-		e.Set("event.category", event.Strings(c))
+		e.Add("event.category", event.Strings(c))
 	}
 
 	setString(e, st, "aws.cloudtrail.error_code", errCode)
@@ -230,10 +230,10 @@ func build(r *fastjson.Value, original string, st *interner) (*event.Event, erro
 
 	if string(name) == "ConsoleLogin" {
 		if mfa := r.GetStringBytes("additionalEventData", "MFAUsed"); len(mfa) > 0 {
-			e.Set("aws.cloudtrail.console_login.additional_eventdata.mfa_used", event.Bool(string(mfa) == "Yes"))
+			e.Add("aws.cloudtrail.console_login.additional_eventdata.mfa_used", event.Bool(string(mfa) == "Yes"))
 		}
 		if mob := r.GetStringBytes("additionalEventData", "MobileVersion"); len(mob) > 0 {
-			e.Set("aws.cloudtrail.console_login.additional_eventdata.mobile_version", event.Bool(string(mob) == "Yes"))
+			e.Add("aws.cloudtrail.console_login.additional_eventdata.mobile_version", event.Bool(string(mob) == "Yes"))
 		}
 		setString(e, st, "aws.cloudtrail.console_login.additional_eventdata.login_to", r.GetStringBytes("additionalEventData", "LoginTo"))
 	}
@@ -243,8 +243,8 @@ func build(r *fastjson.Value, original string, st *interner) (*event.Event, erro
 			// "TLSv1.3" -> tls.version 1.3, tls.version_protocol tls, as ECS has it.
 			s := st.get(v)
 			if len(s) > 4 && s[:4] == "TLSv" {
-				e.Set("tls.version", event.String(s[4:]))
-				e.Set("tls.version_protocol", event.String("tls"))
+				e.Add("tls.version", event.String(s[4:]))
+				e.Add("tls.version_protocol", event.String("tls"))
 			}
 		}
 		setString(e, st, "tls.cipher", tls.GetStringBytes("cipherSuite"))
@@ -273,7 +273,7 @@ func setString(e *event.Event, st *interner, key string, b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	e.Set(key, event.String(st.get(b)))
+	e.Add(key, event.String(st.get(b)))
 }
 
 func setBool(e *event.Event, key string, v *fastjson.Value) {
@@ -282,9 +282,9 @@ func setBool(e *event.Event, key string, v *fastjson.Value) {
 	}
 	switch v.Type() {
 	case fastjson.TypeTrue:
-		e.Set(key, event.Bool(true))
+		e.Add(key, event.Bool(true))
 	case fastjson.TypeFalse:
-		e.Set(key, event.Bool(false))
+		e.Add(key, event.Bool(false))
 	}
 }
 
@@ -297,9 +297,9 @@ func setJSON(e *event.Event, key string, v *fastjson.Value) {
 	case fastjson.TypeNull:
 		return
 	case fastjson.TypeObject, fastjson.TypeArray:
-		e.Set(key, event.JSON(string(v.MarshalTo(nil))))
+		e.Add(key, event.JSON(string(v.MarshalTo(nil))))
 	default:
-		e.Set(key, event.FromJSON(v))
+		e.Add(key, event.FromJSON(v))
 	}
 }
 
