@@ -47,10 +47,10 @@ func TestNativeLookup(t *testing.T) {
 	}
 	e := evs[0]
 	for path, want := range map[string]string{
-		"userIdentity.sessionContext.sessionIssuer.type":                  "Role",
-		"eventName":                                                       "AuthorizeSecurityGroupIngress",
-		"requestParameters.ipPermissions.items":                           `[{"ipProtocol":"tcp","fromPort":22,"toPort":22,"ipRanges":{"items":[{"cidrIp":"0.0.0.0/0"}]}}]`,
-		"user.name":                                                       "Admin",
+		"userIdentity.sessionContext.sessionIssuer.type": "Role",
+		"eventName":                             "AuthorizeSecurityGroupIngress",
+		"requestParameters.ipPermissions.items": `[{"ipProtocol":"tcp","fromPort":22,"toPort":22,"ipRanges":{"items":[{"cidrIp":"0.0.0.0/0"}]}}]`,
+		"user.name":                             "Admin",
 		"aws.cloudtrail.user_identity.session_context.mfa_authenticated": "true",
 	} {
 		v, ok := e.Lookup(path)
