@@ -1,0 +1,122 @@
+package event
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestAppendJSONNests(t *testing.T) {
+	e := New("test", `{"a":1}`, 8)
+	e.ID = "abc"
+	e.Timestamp = time.Date(2026, 3, 2, 8, 14, 9, 500_000_000, time.UTC)
+	e.Add("source.ip", String("192.0.2.1"))
+	e.Add("source.port", Int(443))
+	e.Add("event.category", Strings("network", "web"))
+	e.Add("aws.x.b-y", Bool(true))
+	e.Add("aws.x.b.c", Float(1.5))
+	e.Add("aws.x.b", String("leaf"))
+	e.Add("aws.raw", JSON(`{"k":[1,2]}`))
+	got := string(e.AppendJSON(nil))
+	want := `{"@timestamp":"2026-03-02T08:14:09.5Z","_id":"abc","aws":{"raw":{"k":[1,2]},"x":{"b":"leaf","b.c":1.5,"b-y":true}},` +
+		`"event":{"category":["network","web"],"original":"{\"a\":1}"},"source":{"ip":"192.0.2.1","port":443}}`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if !json.Valid([]byte(got)) {
+		t.Error("invalid JSON")
+	}
+}
+
+func TestAppendStringEscapes(t *testing.T) {
+	e := New("t", "", 1)
+	e.Add("message", String("<script>\"x\"\\\n\t\x01\xff\u2028&"))
+	got := string(e.AppendJSON(nil))
+	if strings.ContainsAny(got, "<>&\n\t\x01") || !json.Valid([]byte(got)) {
+		t.Errorf("unsafe or invalid JSON: %q", got)
+	}
+	var m map[string]string
+	json.Unmarshal([]byte(got), &m)
+	if m["message"] != "<script>\"x\"\\\n\t\x01\ufffd\u2028&" {
+		t.Errorf("round trip: %q", m["message"])
+	}
+}
+
+func TestCompareKeys(t *testing.T) {
+	keys := []string{"a.b", "a.b-x", "a.b.c", "a", "a.bc", "@timestamp"}
+	for i := range keys {
+		for j := range keys {
+			c := CompareKeys(keys[i], keys[j])
+			if (c == 0) != (i == j) {
+				t.Errorf("CompareKeys(%q,%q)=%d", keys[i], keys[j], c)
+			}
+		}
+	}
+	if CompareKeys("a.b.c", "a.b-x") >= 0 || CompareKeys("a.b", "a.b.c") >= 0 || CompareKeys("a.b.c", "a.bc") >= 0 {
+		t.Error("children of a.b must sort right after a.b")
+	}
+}
+
+func TestLookup(t *testing.T) {
+	e := New("t", `{"userIdentity":{"type":"AssumedRole","sessionContext":{"sessionIssuer":{"type":"Role"}}},"a.b":{"c":"dotted"},"n":7,"f":1.25,"l":["x",2,true],"o":[{"k":1}],"z":null}`, 2)
+	e.Add("user.name", String("ecs wins"))
+	cases := map[string]struct {
+		kind Kind
+		text string
+		ok   bool
+	}{
+		"user.name": {KindString, "ecs wins", true},
+		"userIdentity.sessionContext.sessionIssuer.type": {KindString, "Role", true},
+		"a.b.c":             {KindString, "dotted", true},
+		"n":                 {KindInt, "7", true},
+		"f":                 {KindFloat, "1.25", true},
+		"l":                 {KindStrings, `["x","2","true"]`, true},
+		"o":                 {KindJSON, `[{"k":1}]`, true},
+		"z":                 {KindNull, "", true},
+		"userIdentity.nope": {KindNull, "", false},
+		"n.deeper":          {KindNull, "", false},
+	}
+	for path, c := range cases {
+		v, ok := e.Lookup(path)
+		if ok != c.ok || v.Kind() != c.kind || v.Text() != c.text {
+			t.Errorf("Lookup(%q) = %v %q %v; want %v %q %v", path, v.Kind(), v.Text(), ok, c.kind, c.text, c.ok)
+		}
+	}
+	// A text record has no native fields.
+	if _, ok := New("t", "2 123 eni-1 ...", 0).LookupNative("version"); ok {
+		t.Error("text records have no native JSON fields")
+	}
+}
+
+func TestSetReplacesAndSkipsEmpty(t *testing.T) {
+	e := New("t", "", 4)
+	e.Set("a", String("1"))
+	e.Set("a", String("2"))
+	e.SetString("b", "-")
+	e.SetString("c", "")
+	e.Set("d", Value{})
+	if len(e.Fields) != 1 || e.Fields[0].Value.Str() != "2" {
+		t.Errorf("fields: %+v", e.Fields)
+	}
+}
+
+func TestNewIDStable(t *testing.T) {
+	a := NewID("vpcflow", "s3://b/k", 10, "line")
+	if a != NewID("vpcflow", "s3://b/k", 10, "line") || len(a) != 32 {
+		t.Fatal("ids must be stable 128-bit hex")
+	}
+	for _, b := range []string{NewID("vpcflow", "s3://b/k", 11, "line"), NewID("vpcflow", "s3://b/k2", 10, "line"), NewID("elb", "s3://b/k", 10, "line"), NewID("vpcflow", "s3://b/k", 10, "line2")} {
+		if a == b {
+			t.Error("ids must differ when type, object, offset or bytes differ")
+		}
+	}
+}
+
+func TestValueTime(t *testing.T) {
+	ts := time.Date(2026, 1, 2, 3, 4, 5, 6, time.FixedZone("x", 3600))
+	v := Time(ts)
+	if !v.Time().Equal(ts) || v.Time().Location() != time.UTC || v.Text() != "2026-01-02T02:04:05.000000006Z" {
+		t.Errorf("time value %v %q", v.Time(), v.Text())
+	}
+}
