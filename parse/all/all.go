@@ -3,4 +3,7 @@ package all
 
 import (
 	_ "github.com/ramen-siem/ramen/parse/cloudtrail"
+	_ "github.com/ramen-siem/ramen/parse/elb"
+	_ "github.com/ramen-siem/ramen/parse/vpcflow"
+	_ "github.com/ramen-siem/ramen/parse/waf"
 )
