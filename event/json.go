@@ -9,9 +9,23 @@ import (
 	"unicode/utf8"
 )
 
+// JSONOptions change how AppendJSONWith writes values, for consumers other than people (the lake).
+type JSONOptions struct {
+	// RawAsText writes KindJSON values as JSON strings holding their text, so that a reader with a
+	// fixed schema sees one text column instead of an object of unknown shape.
+	RawAsText bool
+	// TimeLayout formats times (time.RFC3339Nano when empty).
+	TimeLayout string
+	// Extra fields, written as if they were the event's (partition columns).
+	Extra []Field
+}
+
 // AppendJSON appends the event as one JSON object in ECS's nested form ({"source":{"ip":...}}), with
 // keys in a fixed order, "@timestamp", "_id" (the stable id) and "event.original" included.
-func (e *Event) AppendJSON(b []byte) []byte {
+func (e *Event) AppendJSON(b []byte) []byte { return e.AppendJSONWith(b, nil) }
+
+// AppendJSONWith is AppendJSON with options; nil options are AppendJSON's.
+func (e *Event) AppendJSONWith(b []byte, opt *JSONOptions) []byte {
 	fs := make([]Field, 0, len(e.Fields)+3)
 	if !e.Timestamp.IsZero() {
 		fs = append(fs, Field{"@timestamp", Time(e.Timestamp)})
@@ -23,8 +37,11 @@ func (e *Event) AppendJSON(b []byte) []byte {
 	if e.Original != "" {
 		fs = append(fs, Field{"event.original", String(e.Original)})
 	}
+	if opt != nil {
+		fs = append(fs, opt.Extra...)
+	}
 	slices.SortFunc(fs, func(a, b Field) int { return CompareKeys(a.Key, b.Key) })
-	return appendNested(b, fs)
+	return appendNested(b, fs, opt)
 }
 
 // MarshalJSON implements json.Marshaler with AppendJSON.
@@ -56,7 +73,7 @@ func CompareKeys(a, b string) int {
 // appendNested writes fields sorted by CompareKeys as nested objects. A leaf that is also the parent
 // of another key ("a.b" and "a.b.c") keeps the deeper keys flat under its parent ("b.c") rather than
 // producing a duplicate JSON key.
-func appendNested(b []byte, fs []Field) []byte {
+func appendNested(b []byte, fs []Field, opt *JSONOptions) []byte {
 	var open []string   // segments of the objects currently open
 	var leaves []string // per open depth (len(open)+1 entries), the last leaf name written there
 	leaves = append(leaves, "")
@@ -100,7 +117,16 @@ func appendNested(b []byte, fs []Field) []byte {
 		first = false
 		b = appendString(b, name)
 		b = append(b, ':')
-		b = appendJSON(b, f.Value)
+		switch {
+		case opt != nil && opt.RawAsText && f.Value.kind == KindJSON:
+			b = appendString(b, f.Value.s)
+		case opt != nil && opt.TimeLayout != "" && f.Value.kind == KindTime:
+			b = append(b, '"')
+			b = f.Value.Time().AppendFormat(b, opt.TimeLayout)
+			b = append(b, '"')
+		default:
+			b = appendJSON(b, f.Value)
+		}
 		leaves[len(leaves)-1] = name
 	}
 	for range open {

@@ -1,0 +1,180 @@
+// Package lake stores events as a Hive-partitioned Parquet lake and queries it with SQL.
+//
+// Layout under the root directory (docs/lake.md is the contract for other readers):
+//
+//	type=<log type>/date=YYYY-MM-DD/hour=HH/<batch>_<n>.parquet   the events, zstd, sorted by time
+//	_wal/<batch>.ndjson, _wal/<batch>.json                        a batch being committed
+//	_rejected/<batch>.ndjson                                      dead letters: records that did not parse
+//	_manifest/objects.ndjson                                      every object committed (idempotency)
+//
+// Writing goes through a write-ahead batch: events are appended to _wal/<batch>.ndjson; Commit seals
+// the batch (fsync, then its .json description written atomically), converts it into Parquet files in
+// a staging directory, renames them into their partitions, records the batch's objects in the
+// manifest, and removes the batch. An object counts as ingested only once its manifest line is on
+// disk. A crash at any point leaves either an unsealed batch (discarded at the next Open: its objects
+// are not in the manifest, so they are ingested again) or a sealed one (converted again at the next
+// Open: its file names are fixed by the batch id, so redoing it overwrites rather than duplicates).
+// Readers only look at type=*/ directories, never at files being written.
+package lake
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// Lake is an open lake directory.
+type Lake struct {
+	root     string
+	db       *sql.DB
+	man      *manifest
+	lock     *os.File
+	readOnly bool
+}
+
+// Options for Open.
+type Options struct {
+	// ReadOnly opens the lake for queries only: no lock is taken and no recovery is run, so queries
+	// can run while an ingest is writing.
+	ReadOnly bool
+	// Threads limits DuckDB's worker threads (0: one per core).
+	Threads int
+	// MemoryLimit bounds DuckDB's memory, e.g. "2GB" (empty: DuckDB's default, 80% of RAM); beyond it
+	// queries spill to a temporary directory under the lake.
+	MemoryLimit string
+}
+
+// ErrLocked is returned when another process is writing to the lake.
+var ErrLocked = errors.New("the lake is being written by another ramen process")
+
+// Open opens (creating if needed) the lake at root, and finishes any batch a crash left behind.
+func Open(root string, opt Options) (*Lake, error) {
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		return nil, err
+	}
+	l := &Lake{root: abs, readOnly: opt.ReadOnly}
+	if !opt.ReadOnly {
+		for _, d := range []string{"_wal", "_rejected", "_manifest", "_staging", "_tmp"} {
+			if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
+				return nil, err
+			}
+		}
+		lk, err := os.OpenFile(filepath.Join(abs, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		if err := syscall.Flock(int(lk.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			lk.Close()
+			return nil, fmt.Errorf("%s: %w", abs, ErrLocked)
+		}
+		l.lock = lk
+	} else if _, err := os.Stat(abs); err != nil {
+		return nil, fmt.Errorf("no lake at %s: %w", abs, err)
+	}
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		l.Close()
+		return nil, err
+	}
+	l.db = sql.OpenDB(connector)
+	// One connection: DuckDB parallelises inside a query, and settings below stay in force.
+	l.db.SetMaxOpenConns(1)
+	settings := []string{"SET preserve_insertion_order = true"}
+	if opt.Threads > 0 {
+		settings = append(settings, fmt.Sprintf("SET threads = %d", opt.Threads))
+	}
+	if opt.MemoryLimit != "" {
+		settings = append(settings, "SET memory_limit = "+sqlString(opt.MemoryLimit))
+	}
+	if !opt.ReadOnly {
+		settings = append(settings, "SET temp_directory = "+sqlString(filepath.Join(abs, "_tmp")))
+	}
+	for _, s := range settings {
+		if _, err := l.db.Exec(s); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("%s: %w", s, err)
+		}
+	}
+	if !opt.ReadOnly {
+		if l.man, err = openManifest(filepath.Join(abs, "_manifest", "objects.ndjson")); err != nil {
+			l.Close()
+			return nil, err
+		}
+		if err := l.recover(context.Background()); err != nil {
+			l.Close()
+			return nil, fmt.Errorf("recovering unfinished batches: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// Root returns the lake's directory.
+func (l *Lake) Root() string { return l.root }
+
+// Close releases the lake.
+func (l *Lake) Close() error {
+	var errs []error
+	if l.db != nil {
+		errs = append(errs, l.db.Close())
+	}
+	if l.man != nil {
+		errs = append(errs, l.man.close())
+	}
+	if l.lock != nil {
+		errs = append(errs, l.lock.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Ingested reports whether an identical object was committed before, and its record.
+func (l *Lake) Ingested(o Object) (Object, bool) { return l.man.has(&o) }
+
+// Objects returns the number of objects committed.
+func (l *Lake) Objects() int { return l.man.len() }
+
+func newBatchID() string {
+	var r [6]byte
+	rand.Read(r[:])
+	return time.Now().UTC().Format("20060102T150405Z") + "-" + hex.EncodeToString(r[:])
+}
+
+// syncDir makes a directory's entries (a rename, a new file) durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// partitionGlob is the pattern of every event file of a type ("*" for all types).
+func (l *Lake) partitionGlob(typ string) string {
+	return filepath.Join(l.root, "type="+typ, "date=*", "hour=*", "*.parquet")
+}
+
+// Types returns the log types that have data in the lake, sorted.
+func (l *Lake) Types() ([]string, error) {
+	ents, err := os.ReadDir(l.root)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && strings.HasPrefix(e.Name(), "type=") {
+			out = append(out, strings.TrimPrefix(e.Name(), "type="))
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,142 @@
+package lake
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ramen-siem/ramen/event"
+	"github.com/ramen-siem/ramen/parse"
+	_ "github.com/ramen-siem/ramen/parse/all"
+)
+
+// parseFile parses a file of the repository's testdata into events and rejects.
+func parseFile(t testing.TB, path, typ string) ([]*event.Event, []*parse.Reject) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []*event.Event
+	var rejs []*parse.Reject
+	_, err = parse.Object(context.Background(), path, bytes.NewReader(data), parse.Options{Type: typ},
+		func(e *event.Event) error { evs = append(evs, e); return nil },
+		func(r *parse.Reject) { rejs = append(rejs, r) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return evs, rejs
+}
+
+func ingest(t testing.TB, l *Lake, key string, evs []*event.Event, rejs []*parse.Reject) BatchStats {
+	t.Helper()
+	a, err := l.NewAppender()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		if err := a.Add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range rejs {
+		a.Reject(r)
+	}
+	a.EndObject(Object{Key: key, Size: int64(len(evs)), SHA256: key, Events: len(evs), Reject: len(rejs)})
+	st, err := a.Commit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func queryRows(t testing.TB, l *Lake, q string) [][]any {
+	t.Helper()
+	rows, err := l.Query(context.Background(), q, QueryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	return scanAll(t, rows)
+}
+
+func scanAll(t testing.TB, rows *sql.Rows) [][]any {
+	cols, _ := rows.Columns()
+	var out [][]any
+	for rows.Next() {
+		v := make([]any, len(cols))
+		p := make([]any, len(cols))
+		for i := range v {
+			p[i] = &v[i]
+		}
+		if err := rows.Scan(p...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestIngestAndQuery(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	evs, rejs := parseFile(t, "../parse/cloudtrail/testdata/golden/records.json", "cloudtrail")
+	bad, badRejs := parseFile(t, "../parse/cloudtrail/testdata/golden/ndjson-with-bad-records.log", "cloudtrail")
+	st := ingest(t, l, "records.json", evs, rejs)
+	if st.Events != 5 || st.Files == 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	ingest(t, l, "bad.log", bad, badRejs)
+
+	got := queryRows(t, l, `SELECT event.action, user.name, source.ip, "@timestamp", cloud.account.id, date, hour FROM cloudtrail ORDER BY "@timestamp" LIMIT 2`)
+	if len(got) != 2 || got[0][0] != "ConsoleLogin" || got[0][1] != "maria.lopez" || got[0][2] != "203.0.113.45" {
+		t.Fatalf("rows %v", got)
+	}
+	if ts, ok := got[0][3].(time.Time); !ok || !ts.Equal(time.Date(2026, 3, 2, 8, 14, 9, 0, time.UTC)) {
+		t.Errorf("@timestamp %v (%T)", got[0][3], got[0][3])
+	}
+	if fmt.Sprint(got[0][6]) != "8" {
+		t.Errorf("hour partition %v", got[0][6])
+	}
+	// Types stay types: booleans, lists, JSON text, the original bytes.
+	got = queryRows(t, l, `SELECT aws.cloudtrail.read_only, event.category, aws.cloudtrail.request_parameters, event.original FROM cloudtrail WHERE event.action = 'CreateUser'`)
+	if len(got) != 1 || got[0][0] != false || !strings.Contains(fmt.Sprint(got[0][1]), "iam") ||
+		!strings.HasPrefix(fmt.Sprint(got[0][2]), `{"userName":"backup-svc"`) || !strings.Contains(fmt.Sprint(got[0][3]), `"eventName":"CreateUser"`) {
+		t.Errorf("typed columns: %v", got)
+	}
+	if n := queryRows(t, l, `SELECT count(*) FROM events`); n[0][0] != int64(7) {
+		t.Errorf("events: %v", n)
+	}
+	if n := queryRows(t, l, `SELECT count(*), min(reason) FROM rejected`); n[0][0] != int64(len(badRejs)) {
+		t.Errorf("rejected: %v, want %d", n, len(badRejs))
+	}
+	// The partition layout is the contract.
+	files, _ := filepath.Glob(filepath.Join(l.Root(), "type=cloudtrail", "date=2026-03-02", "hour=08", "*.parquet"))
+	if len(files) != 1 {
+		t.Errorf("partition files %v", files)
+	}
+}
+
+func TestQueryErrorHint(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = l.Query(context.Background(), "SELECT * FROM nosuchview", QueryOptions{})
+	if err == nil || !strings.Contains(err.Error(), "hint:") {
+		t.Errorf("want a hint, got %v", err)
+	}
+}
