@@ -41,8 +41,8 @@ type Appender struct {
 // BatchStats describe one committed batch.
 type BatchStats struct {
 	Objects, Events, Rejected int
-	WALBytes, ParquetBytes   int64
-	Files                    int
+	WALBytes, ParquetBytes    int64
+	Files                     int
 }
 
 // NewAppender starts a batch.
