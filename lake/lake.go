@@ -40,6 +40,8 @@ type Lake struct {
 	man      *manifest
 	lock     *os.File
 	readOnly bool
+	// Warnings says what Open found and worked around (a batch that could not be recovered).
+	Warnings []string
 }
 
 // Options for Open.

@@ -140,3 +140,31 @@ func TestQueryErrorHint(t *testing.T) {
 		t.Errorf("want a hint, got %v", err)
 	}
 }
+
+func TestSchemaConflictsAreRenamed(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n := 0
+	mk := func(fields ...event.Field) *event.Event {
+		n++
+		e := event.New("test", "x", 4)
+		e.ID = fmt.Sprint(n)
+		e.Timestamp = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+		e.Fields = fields
+		return e
+	}
+	evs := []*event.Event{
+		mk(event.Field{Key: "h.Host", Value: event.String("a")}, event.Field{Key: "n", Value: event.Int(1)}, event.Field{Key: "x.y", Value: event.String("leaf")}),
+		mk(event.Field{Key: "h.host", Value: event.String("b")}, event.Field{Key: "n", Value: event.String("two")}, event.Field{Key: "x.y.z", Value: event.Int(3)}),
+		mk(event.Field{Key: "x", Value: event.String("x-leaf")}),
+	}
+	ingest(t, l, "conflicts", evs, nil)
+	got := queryRows(t, l, `SELECT h."Host", h.host_, n, x.y, x."y_z", x_ FROM test ORDER BY _id`)
+	want := "[[a <nil> 1 leaf <nil> <nil>] [<nil> b two <nil> 3 <nil>] [<nil> <nil> <nil> <nil> <nil> x-leaf]]"
+	if fmt.Sprint(got) != want {
+		t.Errorf("got  %v\nwant %s", got, want)
+	}
+}

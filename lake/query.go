@@ -130,10 +130,11 @@ func hint(msg string) string {
 	switch {
 	case strings.Contains(msg, "Table with name") && strings.Contains(msg, "does not exist"):
 		return "the views are named after the log types with data in the lake (see 'ramen query \"SHOW TABLES\"'), plus events and rejected"
-	case strings.Contains(msg, "@timestamp") || strings.Contains(msg, `syntax error at or near "@"`):
+	case strings.Contains(msg, `syntax error at or near "@"`):
 		return `quote the time column: "@timestamp"`
-	case strings.Contains(msg, "Referenced column") && strings.Contains(msg, "not found"):
-		return "ECS fields are nested columns: write source.ip, event.action, user.name; 'DESCRIBE <view>' lists them"
+	case strings.Contains(msg, "Referenced column") && strings.Contains(msg, "not found"),
+		strings.Contains(msg, "Referenced table") && strings.Contains(msg, "not found"):
+		return "ECS fields are nested columns (source.ip, event.action, user.name), present in a view only when its events have them; 'DESCRIBE <view>' lists them"
 	}
 	return ""
 }

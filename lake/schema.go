@@ -20,6 +20,26 @@ type node struct {
 	kind     event.Kind
 	mixed    bool // leaf seen with more than one kind: stored as text
 	children map[string]*node
+	lower    map[string]string // lower-cased child name -> child name: SQL names ignore case
+}
+
+// child finds a child by name; a child whose name differs only in case is a conflict.
+func (n *node) child(seg string) (c *node, clash bool) {
+	if c := n.children[seg]; c != nil {
+		return c, false
+	}
+	if _, ok := n.lower[strings.ToLower(seg)]; ok {
+		return nil, true
+	}
+	return nil, false
+}
+
+func (n *node) put(seg string, c *node) {
+	if n.lower == nil {
+		n.lower = map[string]string{}
+	}
+	n.children[seg] = c
+	n.lower[strings.ToLower(seg)] = seg
 }
 
 func newSchema() *schema {
@@ -28,7 +48,8 @@ func newSchema() *schema {
 
 // add records a field and returns the column path it is written under: its own key, unless a leaf
 // and a struct would share a name ("a.b" and "a.b.c"), in which case the later key is renamed by
-// joining its remaining segments with '_' ("a.b_c"), or a trailing '_' for a leaf ("a.b_").
+// joining its remaining segments with '_' ("a.b_c"), or a trailing '_' for a leaf ("a.b_"); or
+// unless two names differ only in case ("Host", "host"), when the later one gets a trailing '_'.
 func (s *schema) add(key string, k event.Kind) string {
 	if p, ok := s.paths[key]; ok {
 		key = p
@@ -37,14 +58,20 @@ func (s *schema) add(key string, k event.Kind) string {
 	segs := strings.Split(key, ".")
 	for i, seg := range segs {
 		last := i == len(segs)-1
-		c := n.children[seg]
+		c, clash := n.child(seg)
 		switch {
+		case clash:
+			// "Host" beside "host": SQL cannot tell them apart; the later one gets a '_'.
+			segs[i] = seg + "_"
+			renamed := strings.Join(segs, ".")
+			s.paths[key] = renamed
+			return s.add(renamed, k)
 		case c == nil && last:
-			n.children[seg] = &node{leaf: true, kind: k}
+			n.put(seg, &node{leaf: true, kind: k})
 			return key
 		case c == nil:
 			c = &node{children: map[string]*node{}}
-			n.children[seg] = c
+			n.put(seg, c)
 		case last && c.leaf:
 			if c.kind != k {
 				c.mixed = true

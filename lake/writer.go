@@ -205,6 +205,10 @@ func (a *Appender) Commit(ctx context.Context) (BatchStats, error) {
 	files, size, err := a.l.apply(ctx, &meta)
 	st.Files, st.ParquetBytes = files, size
 	if err != nil {
+		if q := a.l.quarantine(meta.Batch); q != "" {
+			err = fmt.Errorf("%w (the batch is kept in %s; its objects were not marked ingested)", err, q)
+		}
+		a.start()
 		return st, err
 	}
 	return st, a.start()
@@ -327,7 +331,13 @@ func (l *Lake) recover(ctx context.Context) error {
 				return fmt.Errorf("%s: %w", name, err)
 			}
 			if _, _, err := l.apply(ctx, &m); err != nil {
-				return fmt.Errorf("batch %s: %w", m.Batch, err)
+				if ctx.Err() != nil {
+					return err
+				}
+				// A batch that cannot be applied must not block the lake forever: keep it aside
+				// for inspection; its objects are not in the manifest and will be ingested again.
+				q := l.quarantine(m.Batch)
+				l.Warnings = append(l.Warnings, fmt.Sprintf("batch %s could not be written (%v); kept in %s", m.Batch, err, q))
 			}
 		case strings.HasSuffix(name, ".open"), strings.HasSuffix(name, ".tmp"):
 			os.Remove(filepath.Join(dir, name))
@@ -390,4 +400,33 @@ func writeFileAtomic(path string, v any) error {
 		return err
 	}
 	return syncDir(filepath.Dir(path))
+}
+
+// quarantine moves a batch's files out of the way into _quarantine/<batch>/ and returns that
+// directory ("" if nothing could be moved).
+func (l *Lake) quarantine(batch string) string {
+	dir := filepath.Join(l.root, "_quarantine", batch)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return ""
+	}
+	moved := 0
+	walDir := filepath.Join(l.root, "_wal")
+	ents, _ := os.ReadDir(walDir)
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), batch+".") {
+			if os.Rename(filepath.Join(walDir, e.Name()), filepath.Join(dir, e.Name())) == nil {
+				moved++
+			}
+		}
+	}
+	rej := filepath.Join(l.root, "_rejected", batch+".ndjson.open")
+	if os.Rename(rej, filepath.Join(dir, "rejected.ndjson")) == nil {
+		moved++
+	}
+	os.RemoveAll(filepath.Join(l.root, "_staging", batch))
+	syncDir(walDir)
+	if moved == 0 {
+		return ""
+	}
+	return dir
 }
