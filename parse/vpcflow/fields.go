@@ -142,6 +142,7 @@ type layout struct {
 	name   string
 	cols   []column
 	status int // index of log-status, checked by the sniffer
+	size   int // sizeOf(cols)
 }
 
 // headerless are the formats recognised by their number of fields when an object has no header line
@@ -157,6 +158,7 @@ var headerless = func() map[int]layout {
 		{name: "all fields of versions 2 to 8", cols: columnsOf(v8Names...)},
 		{name: "the transit gateway default format (version 6)", cols: columnsOf(tgwNames...)},
 	} {
+		l.size = sizeOf(l.cols)
 		for i, c := range l.cols {
 			if c.name == "log-status" {
 				l.status = i
