@@ -1,0 +1,65 @@
+package securityhub
+
+import (
+	"unsafe"
+
+	"github.com/valyala/fastjson"
+)
+
+// rec gives the text of a record's JSON strings without copying them: fastjson parses a copy of the
+// record (its Parser keeps it in its first field, a []byte) and leaves strings without escapes in
+// place, so a string's position in that copy is its position in the record, and the event can share
+// the bytes of its Original. Every substring is checked against the bytes fastjson returned; anything
+// that does not match (an unescaped string, or a fastjson that works differently) is copied instead,
+// so the result is always right and at worst costs an allocation.
+type rec struct {
+	orig string  // the record, Original of the event
+	base uintptr // address of the parser's copy of the record
+	lead int     // whitespace fastjson skipped before copying
+}
+
+// parse parses orig with p and prepares the substring lookups. The record is validated first:
+// fastjson's parser accepts what JSON does not ("00", "nan", "1-2"), and such a record would make
+// the JSON text of the event invalid.
+func (r *rec) parse(p *fastjson.Parser, orig string) (*fastjson.Value, error) {
+	if err := fastjson.Validate(orig); err != nil {
+		return nil, err
+	}
+	v, err := p.Parse(orig)
+	if err != nil {
+		return nil, err
+	}
+	b := *(*[]byte)(unsafe.Pointer(p))
+	r.orig, r.base, r.lead = orig, 0, 0
+	if len(b) > 0 {
+		r.base = uintptr(unsafe.Pointer(unsafe.SliceData(b)))
+		r.lead = len(orig) - len(b)
+	}
+	return v, nil
+}
+
+// text returns the text of a string value ("" for other types and for nil).
+func (r *rec) text(v *fastjson.Value) string {
+	if v == nil || v.Type() != fastjson.TypeString {
+		return ""
+	}
+	b := v.GetStringBytes()
+	if len(b) == 0 {
+		return ""
+	}
+	if r.base != 0 {
+		off := int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))-r.base) + r.lead
+		if off >= 0 && off+len(b) <= len(r.orig) && r.orig[off:off+len(b)] == string(b) {
+			return r.orig[off : off+len(b)]
+		}
+	}
+	return string(b)
+}
+
+// get returns the text of the string at keys under v.
+func (r *rec) get(v *fastjson.Value, keys ...string) string {
+	if v == nil {
+		return ""
+	}
+	return r.text(v.Get(keys...))
+}
