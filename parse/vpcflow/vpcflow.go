@@ -91,7 +91,7 @@ func sniff(head []byte) bool {
 		return false
 	}
 	if cols, ok := headerColumns(line); ok {
-		return len(cols) >= 2
+		return len(cols) >= 3 // a custom format of one or two fields is too little to tell
 	}
 	var toks [maxFields]string
 	n := split(line, toks[:])
