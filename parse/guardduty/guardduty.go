@@ -54,13 +54,16 @@ func sniff(head []byte) bool {
 	if len(head) == 0 || (head[0] != '{' && head[0] != '[') {
 		return false
 	}
-	if bytes.Contains(head, []byte(`"eventVersion"`)) {
+	// CloudTrail, and Security Hub (whose ASFF copies of GuardDuty findings hold GuardDuty ARNs).
+	if bytes.Contains(head, []byte(`"eventVersion"`)) || bytes.Contains(head, []byte(`"ProductArn"`)) ||
+		bytes.Contains(head, []byte(`aws.securityhub`)) {
 		return false
 	}
 	if bytes.Contains(head, []byte(`"schemaVersion"`)) && bytes.Contains(head, []byte(`:guardduty:`)) {
 		return true
 	}
-	if bytes.Contains(head, []byte(`"findings"`)) && bytes.Contains(head, []byte(`:guardduty:`)) {
+	if w := bytes.TrimLeft(head[1:], " \t\r\n"); head[0] == '{' && bytes.HasPrefix(w, []byte(`"findings"`)) &&
+		bytes.Contains(head, []byte(`:guardduty:`)) {
 		return true
 	}
 	return bytes.Contains(head, []byte(`"detail-type"`)) &&

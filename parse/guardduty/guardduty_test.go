@@ -63,6 +63,8 @@ func TestDetect(t *testing.T) {
 		// Security Hub's ASFF copy of a GuardDuty finding.
 		{"asff.json", []byte(`{"SchemaVersion":"2018-10-08","Id":"arn:aws:guardduty:eu-central-1:111122223333:detector/d/finding/a1","ProductArn":"arn:aws:securityhub:eu-central-1::product/aws/guardduty","GeneratorId":"arn:aws:guardduty:eu-central-1:111122223333:detector/d","AwsAccountId":"111122223333"}`), false},
 		{"other.json", []byte(`{"schemaVersion":"1.0","type":"x"}`), false},
+		// A Security Hub EventBridge event with a GuardDuty finding in it.
+		{"fh.json", []byte(`{"version":"0","detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[{"SchemaVersion":"2018-10-08","Id":"arn:aws:guardduty:eu-west-1:555566667777:detector/d/finding/f","ProductArn":"arn:aws:securityhub:eu-west-1::product/aws/guardduty"}]}}`), false},
 	}
 	for _, c := range cases {
 		typ := parse.Detect(c.name, parse.ParseKey(c.name), c.head)

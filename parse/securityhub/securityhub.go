@@ -41,7 +41,7 @@ func init() {
 		Dataset:    "aws.securityhub",
 		Parse:      Parse,
 		Sniff:      sniff,
-		SniffOrder: 20,
+		SniffOrder: 15, // before guardduty: ASFF copies of GuardDuty findings hold GuardDuty ARNs
 	})
 }
 

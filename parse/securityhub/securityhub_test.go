@@ -56,6 +56,7 @@ func TestDetect(t *testing.T) {
 		{"findings.json", []byte(`{"SchemaVersion":"2018-10-08","Id":"x","ProductArn":"arn:aws:securityhub:eu-west-1::product/aws/guardduty","GeneratorId":"arn:aws:guardduty:eu-west-1:555566667777:detector/d","AwsAccountId":"555566667777"}`), true},
 		{"findings.json", []byte("{\n    \"Findings\": [\n        {\n            \"SchemaVersion\": \"2018-10-08\",\n            \"ProductArn\": \"arn\",\n            \"AwsAccountId\": \"555566667777\""), true},
 		{"fh/2024/02/03/10/securityhub-1-2024-02-03-10-50-05-0a1b", []byte(`{"version":"0","id":"8e","detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","account":"555566667777","detail":{"findings":[{`), true},
+		{"fh.json", []byte(`{"version":"0","detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[{"SchemaVersion":"2018-10-08","Id":"arn:aws:guardduty:eu-west-1:555566667777:detector/d/finding/f","ProductArn":"arn:aws:securityhub:eu-west-1::product/aws/guardduty","AwsAccountId":"555566667777"}]}}`), true},
 		// Not Security Hub: GuardDuty's own finding, an EventBridge event from GuardDuty, CloudTrail.
 		{"gd.json", []byte(`{"schemaVersion":"2.0","accountId":"555566667777","id":"a1","arn":"arn:aws:guardduty:eu-west-1:555566667777:detector/d/finding/a1","type":"Recon:EC2/Portscan"}`), false},
 		{"gd.json", []byte(`{"version":"0","detail-type":"GuardDuty Finding","source":"aws.guardduty","detail":{}}`), false},
