@@ -209,3 +209,10 @@ func BenchmarkParse(b *testing.B) {
 	data := parsetest.Repeat([]byte(sb.String()), 8<<20)
 	parsetest.Bench(b, Name, data)
 }
+
+// TestBlockSize keeps the one-allocation block in step with the default format's fields.
+func TestBlockSize(t *testing.T) {
+	if got := headerless[14].size; got != blockFields {
+		t.Errorf("the default format builds up to %d fields, blockFields is %d", got, blockFields)
+	}
+}
