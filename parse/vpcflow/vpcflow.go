@@ -105,8 +105,8 @@ func sniff(head []byte) bool {
 	if skipExportTime(f) {
 		f, n = f[1:], n-1
 	}
-	l, ok := headerless[n]
-	if !ok {
+	l := headerlessLayout(n)
+	if l == nil {
 		return false
 	}
 	switch f[l.status] {
@@ -279,8 +279,8 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			}
 			cols, size = hdr.cols, hdr.size
 		} else {
-			l, ok := headerless[n]
-			if !ok {
+			l := headerlessLayout(n)
+			if l == nil {
 				in.Reject(num, 0, off, "fields", fmt.Errorf("line %d: %d fields, but a record without a header line must have the 14 fields of the default format (version 2) "+
 					"(or 29, 36, 39 or 40 for the all-fields and transit gateway formats); a custom format needs its header line", num, n), b)
 				continue

@@ -212,7 +212,7 @@ func BenchmarkParse(b *testing.B) {
 
 // TestBlockSize keeps the one-allocation block in step with the default format's fields.
 func TestBlockSize(t *testing.T) {
-	if got := headerless[14].size; got != blockFields {
+	if got := headerlessLayout(14).size; got != blockFields {
 		t.Errorf("the default format builds up to %d fields, blockFields is %d", got, blockFields)
 	}
 }
