@@ -72,7 +72,10 @@ func sniff(head []byte) bool {
 
 // Parse reads one object of GuardDuty findings.
 func Parse(ctx context.Context, in *parse.Input) error {
-	rs := in.JSONRecords("findings")
+	// A {"findings":[...]} document is one record here, split below, rather than a wrapper for the
+	// splitter: the splitter reads nothing after a wrapper's array, and exports hold one document
+	// per line.
+	rs := in.JSONRecords()
 	var p fastjson.Parser
 	var r rec
 	for {
@@ -100,7 +103,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			continue
 		}
 		if v.Type() == fastjson.TypeObject && v.Get("findings") != nil && v.Get("type") == nil {
-			// A {"findings":[...]} document that is not the first record (a line of an export).
+			// A {"findings":[...]} document (alone, or a line of an export).
 			if err := wrapped(ctx, in, rs.Num(), rs.Offset(), raw); err != nil {
 				return err
 			}

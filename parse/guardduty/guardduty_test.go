@@ -99,3 +99,17 @@ func BenchmarkParse(b *testing.B) {
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	parsetest.Bench(b, "guardduty", parsetest.Repeat(bytes.Join(lines[:8], nil), 8<<20))
 }
+
+// TestEmptyFindings: a findings document without findings, alone or as a line of an export, is a
+// record skipped on purpose.
+func TestEmptyFindings(t *testing.T) {
+	for in, skipped := range map[string]int{
+		`{"findings":[]}`:                      1,
+		"{\"findings\":[]}\n{\"findings\":[]}": 2,
+	} {
+		evs, rejs, st := parsetest.Run(t, "guardduty", "x", []byte(in), 0)
+		if len(evs) != 0 || len(rejs) != 0 || st.Skipped != skipped {
+			t.Errorf("%q: %d events, %d rejects, %d skipped; want %d skipped", in, len(evs), len(rejs), st.Skipped, skipped)
+		}
+	}
+}

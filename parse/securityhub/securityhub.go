@@ -64,7 +64,10 @@ func sniff(head []byte) bool {
 
 // Parse reads one object of Security Hub findings.
 func Parse(ctx context.Context, in *parse.Input) error {
-	rs := in.JSONRecords("Findings")
+	// A {"Findings":[...]} document is one record here, split below, rather than a wrapper for the
+	// splitter: the splitter reads nothing after a wrapper's array, and exports hold one document
+	// per line.
+	rs := in.JSONRecords()
 	var p fastjson.Parser
 	var r rec
 	for {
@@ -101,7 +104,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		case v.Get("detail-type") != nil && v.Get("detail") != nil:
 			err = g.envelope(ctx, v)
 		case v.Get("Findings") != nil && v.Get("SchemaVersion") == nil:
-			// A {"Findings":[...]} document that is not the first record.
+			// A {"Findings":[...]} document, as the API returns a page of findings.
 			err = g.findings(ctx, v.Get("Findings"), []string{"Findings"}, nil)
 		default:
 			err = g.emit(ctx, v, 0, len(orig), nil)

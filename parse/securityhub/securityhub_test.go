@@ -95,3 +95,16 @@ func BenchmarkParse(b *testing.B) {
 	lines := strings.SplitAfterN(string(data), "\n", 3)
 	parsetest.Bench(b, "securityhub", parsetest.Repeat([]byte(lines[0]+lines[1]), 8<<20))
 }
+
+// TestEmptyFindings: an API page or an EventBridge event without findings is a record skipped on purpose.
+func TestEmptyFindings(t *testing.T) {
+	for _, in := range []string{
+		`{"Findings":[],"NextToken":null}`,
+		`{"version":"0","detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[]}}`,
+	} {
+		evs, rejs, st := parsetest.Run(t, "securityhub", "x", []byte(in), 0)
+		if len(evs) != 0 || len(rejs) != 0 || st.Skipped != 1 {
+			t.Errorf("%q: %d events, %d rejects, %d skipped; want 1 skipped", in, len(evs), len(rejs), st.Skipped)
+		}
+	}
+}
