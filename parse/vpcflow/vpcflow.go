@@ -256,6 +256,12 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		}
 		if maybeHeader(b) {
 			if cols, ok := headerColumns(string(b)); ok {
+				if len(cols) > maxFields {
+					records++
+					in.Reject(num, 0, off, "fields", fmt.Errorf("line %d: a header line of %d fields; a flow log has at most %d", num, len(cols), maxFields), b)
+					hdr = &format{line: num} // its records cannot be read either
+					continue
+				}
 				hdr = &format{cols: cols, line: num, size: sizeOf(cols)}
 				headers++
 				continue
@@ -268,11 +274,19 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		if skipExportTime(f) {
 			f, n = f[1:], n-1
 		}
+		if n > len(f) {
+			in.Reject(num, 0, off, "fields", fmt.Errorf("line %d: %d fields; a flow log record has at most %d", num, n, maxFields), b)
+			continue
+		}
 		var (
 			cols []column
 			size int
 		)
 		if hdr != nil {
+			if hdr.cols == nil {
+				in.Reject(num, 0, off, "fields", fmt.Errorf("line %d: the header line %d, which this record follows, was rejected", num, hdr.line), b)
+				continue
+			}
 			if n != len(hdr.cols) {
 				in.Reject(num, 0, off, "fields", fmt.Errorf("line %d: %d fields, but the header line %d names %d", num, n, hdr.line, len(hdr.cols)), b)
 				continue
