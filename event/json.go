@@ -112,9 +112,9 @@ func appendNested(b []byte, fs []Field) []byte {
 func appendJSON(b []byte, v Value) []byte {
 	switch v.kind {
 	case KindString:
-		return appendString(b, v.s)
+		return appendString(b, v.text())
 	case KindJSON:
-		return append(b, v.s...)
+		return append(b, v.text()...)
 	case KindInt:
 		return strconv.AppendInt(b, int64(v.n), 10)
 	case KindFloat:
@@ -131,7 +131,7 @@ func appendJSON(b []byte, v Value) []byte {
 		return append(b, '"')
 	case KindStrings:
 		b = append(b, '[')
-		for i, s := range v.l {
+		for i, s := range v.List() {
 			if i > 0 {
 				b = append(b, ',')
 			}

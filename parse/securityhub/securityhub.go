@@ -32,6 +32,7 @@ import (
 	"github.com/ramen-siem/ramen/decode"
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
+	"github.com/ramen-siem/ramen/parse/internal/jsonrec"
 )
 
 func init() {
@@ -69,7 +70,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 	// per line.
 	rs := in.JSONRecords()
 	var p fastjson.Parser
-	var r rec
+	var r jsonrec.Rec
 	for {
 		ok, err := rs.Next()
 		if !ok {
@@ -90,7 +91,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			return fmt.Errorf("record %d at byte offset %d: no JSON value where a record should start", rs.Num(), rs.Offset())
 		}
 		orig := string(raw)
-		v, err := r.parse(&p, orig)
+		v, err := r.Parse(&p, orig)
 		if err != nil {
 			in.Reject(0, rs.Num(), rs.Offset(), "json", fmt.Errorf("invalid JSON: %w", err), raw)
 			continue
@@ -118,7 +119,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 // group is one record and what it holds.
 type group struct {
 	in     *parse.Input
-	r      *rec
+	r      *jsonrec.Rec
 	num    int
 	offset int64
 	orig   string
@@ -131,7 +132,7 @@ func (g *group) envelope(ctx context.Context, v *fastjson.Value) error {
 		g.in.Reject(0, g.num, g.offset, "fields", errors.New("field detail: not an object"), []byte(g.orig))
 		return nil
 	}
-	if src := g.r.get(v, "source"); src != "aws.securityhub" {
+	if src := g.r.Get(v, "source"); src != "aws.securityhub" {
 		g.in.Reject(0, g.num, g.offset, "fields", fmt.Errorf("field source: %q, not aws.securityhub", src), []byte(g.orig))
 		return nil
 	}
@@ -139,22 +140,22 @@ func (g *group) envelope(ctx context.Context, v *fastjson.Value) error {
 		return g.findings(ctx, f, []string{"detail", "findings"}, v)
 	}
 	// Insight results: one event about the insight.
-	t, err := time.Parse(time.RFC3339Nano, g.r.get(v, "time"))
+	t, err := time.Parse(time.RFC3339Nano, g.r.Get(v, "time"))
 	if err != nil {
-		g.in.Reject(0, g.num, g.offset, "time", fmt.Errorf("field time: not an RFC 3339 time: %q", g.r.get(v, "time")), []byte(g.orig))
+		g.in.Reject(0, g.num, g.offset, "time", fmt.Errorf("field time: not an RFC 3339 time: %q", g.r.Get(v, "time")), []byte(g.orig))
 		return nil
 	}
 	e := event.New("securityhub", g.orig, 16)
 	e.Timestamp = t.UTC()
 	e.Set("event.kind", event.String("event"))
 	e.Set("event.type", event.Strings(typeInfo...))
-	e.SetString("event.action", g.r.get(v, "detail-type"))
-	e.SetString("cloud.account.id", g.r.get(v, "account"))
-	e.SetString("cloud.region", g.r.get(v, "region"))
+	e.SetString("event.action", g.r.Get(v, "detail-type"))
+	e.SetString("cloud.account.id", g.r.Get(v, "account"))
+	e.SetString("cloud.region", g.r.Get(v, "region"))
 	eventbridge(g.r, e, v)
-	e.SetString("aws.securityhub.insight.arn", g.r.get(d, "insightArn"))
-	e.SetString("aws.securityhub.insight.name", g.r.get(d, "insightName"))
-	e.SetString("aws.securityhub.insight.result_type", g.r.get(d, "resultType"))
+	e.SetString("aws.securityhub.insight.arn", g.r.Get(d, "insightArn"))
+	e.SetString("aws.securityhub.insight.name", g.r.Get(d, "insightName"))
+	e.SetString("aws.securityhub.insight.result_type", g.r.Get(d, "resultType"))
 	setJSON(e, "aws.securityhub.insight.results", d.Get("insightResults"))
 	if err := g.in.Emit(e, g.offset); err != nil {
 		return err
@@ -213,7 +214,7 @@ func (g *group) emit(ctx context.Context, v *fastjson.Value, s, e int, env *fast
 	}
 	if env != nil {
 		eventbridge(g.r, ev, env)
-		ev.SetString("aws.securityhub.eventbridge.action_name", g.r.get(env, "detail", "actionName"))
+		ev.SetString("aws.securityhub.eventbridge.action_name", g.r.Get(env, "detail", "actionName"))
 	}
 	if err := g.in.Emit(ev, off); err != nil {
 		return err
@@ -222,10 +223,10 @@ func (g *group) emit(ctx context.Context, v *fastjson.Value, s, e int, env *fast
 }
 
 // eventbridge keeps the EventBridge event's identity.
-func eventbridge(r *rec, e *event.Event, env *fastjson.Value) {
-	e.SetString("aws.securityhub.eventbridge.id", r.get(env, "id"))
-	e.SetString("aws.securityhub.eventbridge.detail_type", r.get(env, "detail-type"))
-	if t, err := time.Parse(time.RFC3339Nano, r.get(env, "time")); err == nil {
+func eventbridge(r *jsonrec.Rec, e *event.Event, env *fastjson.Value) {
+	e.SetString("aws.securityhub.eventbridge.id", r.Get(env, "id"))
+	e.SetString("aws.securityhub.eventbridge.detail_type", r.Get(env, "detail-type"))
+	if t, err := time.Parse(time.RFC3339Nano, r.Get(env, "time")); err == nil {
 		e.Set("aws.securityhub.eventbridge.time", event.Time(t))
 	}
 }
@@ -234,12 +235,12 @@ func eventbridge(r *rec, e *event.Event, env *fastjson.Value) {
 var typeInfo = []string{"info"}
 
 // build maps one ASFF finding. Id, AwsAccountId (or ProductArn) and UpdatedAt (or CreatedAt) make one.
-func build(r *rec, f *fastjson.Value, orig string) (*event.Event, string, error) {
-	id := r.get(f, "Id")
+func build(r *jsonrec.Rec, f *fastjson.Value, orig string) (*event.Event, string, error) {
+	id := r.Get(f, "Id")
 	if id == "" {
 		return nil, "fields", errors.New("field Id: missing (not an ASFF finding)")
 	}
-	acct, product := r.get(f, "AwsAccountId"), r.get(f, "ProductArn")
+	acct, product := r.Get(f, "AwsAccountId"), r.Get(f, "ProductArn")
 	if acct == "" && product == "" {
 		return nil, "fields", errors.New("fields AwsAccountId and ProductArn: missing (not an ASFF finding)")
 	}
@@ -274,7 +275,7 @@ func build(r *rec, f *fastjson.Value, orig string) (*event.Event, string, error)
 	e.Set("event.id", event.String(id))
 	e.Set("aws.securityhub.id", event.String(id))
 	e.SetString("cloud.account.id", acct)
-	region := r.get(f, "Region")
+	region := r.Get(f, "Region")
 	if region == "" {
 		// arn:aws:securityhub:<region>::product/...
 		if parts := strings.SplitN(product, ":", 5); len(parts) == 5 {
@@ -285,24 +286,24 @@ func build(r *rec, f *fastjson.Value, orig string) (*event.Event, string, error)
 
 	// What and who found it.
 	e.SetString("aws.securityhub.product_arn", product)
-	e.SetString("aws.securityhub.product_name", r.get(f, "ProductName"))
-	e.SetString("aws.securityhub.company_name", r.get(f, "CompanyName"))
-	e.SetString("aws.securityhub.generator_id", r.get(f, "GeneratorId"))
-	e.SetString("aws.securityhub.schema_version", r.get(f, "SchemaVersion"))
+	e.SetString("aws.securityhub.product_name", r.Get(f, "ProductName"))
+	e.SetString("aws.securityhub.company_name", r.Get(f, "CompanyName"))
+	e.SetString("aws.securityhub.generator_id", r.Get(f, "GeneratorId"))
+	e.SetString("aws.securityhub.schema_version", r.Get(f, "SchemaVersion"))
 	if types := strs(r, f.Get("Types")); len(types) > 0 {
 		e.Set("aws.securityhub.types", event.Strings(types...))
 	}
-	title := r.get(f, "Title")
+	title := r.Get(f, "Title")
 	e.SetString("rule.name", title)
 	e.SetString("aws.securityhub.title", title)
-	e.SetString("message", r.get(f, "Description"))
-	e.SetString("rule.reference", r.get(f, "Remediation", "Recommendation", "Url"))
-	control := r.get(f, "Compliance", "SecurityControlId")
+	e.SetString("message", r.Get(f, "Description"))
+	e.SetString("rule.reference", r.Get(f, "Remediation", "Recommendation", "Url"))
+	control := r.Get(f, "Compliance", "SecurityControlId")
 	e.SetString("rule.id", control)
 
 	// How bad, and where it stands.
 	sev := f.Get("Severity")
-	label := r.get(sev, "Label")
+	label := r.Get(sev, "Label")
 	if n := sev.Get("Normalized"); n != nil && n.Type() == fastjson.TypeNumber {
 		e.Set("event.severity", event.Int(n.GetInt64()))
 		e.Set("aws.securityhub.severity.normalized", event.Int(n.GetInt64()))
@@ -313,19 +314,19 @@ func build(r *rec, f *fastjson.Value, orig string) (*event.Event, string, error)
 		e.Set("event.severity", event.Int(n))
 	}
 	e.SetString("aws.securityhub.severity.label", label)
-	e.SetString("aws.securityhub.severity.original", r.get(sev, "Original"))
-	e.SetString("aws.securityhub.compliance.status", r.get(f, "Compliance", "Status"))
+	e.SetString("aws.securityhub.severity.original", r.Get(sev, "Original"))
+	e.SetString("aws.securityhub.compliance.status", r.Get(f, "Compliance", "Status"))
 	e.SetString("aws.securityhub.compliance.security_control_id", control)
-	if ws := r.get(f, "Workflow", "Status"); ws != "" {
+	if ws := r.Get(f, "Workflow", "Status"); ws != "" {
 		e.Set("aws.securityhub.workflow.status", event.String(ws))
 	} else {
-		e.SetString("aws.securityhub.workflow.status", r.get(f, "WorkflowState"))
+		e.SetString("aws.securityhub.workflow.status", r.Get(f, "WorkflowState"))
 	}
-	e.SetString("aws.securityhub.record_state", r.get(f, "RecordState"))
+	e.SetString("aws.securityhub.record_state", r.Get(f, "RecordState"))
 	setJSON(e, "aws.securityhub.resources", f.Get("Resources"))
 	var rtypes []string
 	for _, res := range f.GetArray("Resources") {
-		if t := r.get(res, "Type"); t != "" {
+		if t := r.Get(res, "Type"); t != "" {
 			rtypes = appendNew(rtypes, t)
 		}
 	}
@@ -345,20 +346,20 @@ func build(r *rec, f *fastjson.Value, orig string) (*event.Event, string, error)
 		return s
 	}
 	if nw := f.Get("Network"); nw != nil {
-		if ip := addIP(first(r.get(nw, "SourceIpV4"), r.get(nw, "SourceIpV6"))); ip != "" {
+		if ip := addIP(first(r.Get(nw, "SourceIpV4"), r.Get(nw, "SourceIpV6"))); ip != "" {
 			e.Set("source.ip", event.String(ip))
 		}
 		setPort(e, "source.port", nw.Get("SourcePort"))
-		if ip := addIP(first(r.get(nw, "DestinationIpV4"), r.get(nw, "DestinationIpV6"))); ip != "" {
+		if ip := addIP(first(r.Get(nw, "DestinationIpV4"), r.Get(nw, "DestinationIpV6"))); ip != "" {
 			e.Set("destination.ip", event.String(ip))
 		}
 		setPort(e, "destination.port", nw.Get("DestinationPort"))
-		e.SetString("source.domain", r.get(nw, "SourceDomain"))
-		e.SetString("destination.domain", r.get(nw, "DestinationDomain"))
-		if p := r.get(nw, "Protocol"); p != "" {
+		e.SetString("source.domain", r.Get(nw, "SourceDomain"))
+		e.SetString("destination.domain", r.Get(nw, "DestinationDomain"))
+		if p := r.Get(nw, "Protocol"); p != "" {
 			e.Set("network.transport", event.String(strings.ToLower(p)))
 		}
-		switch r.get(nw, "Direction") {
+		switch r.Get(nw, "Direction") {
 		case "IN":
 			e.Set("network.direction", event.String("inbound"))
 		case "OUT":
@@ -366,15 +367,15 @@ func build(r *rec, f *fastjson.Value, orig string) (*event.Event, string, error)
 		}
 	}
 	if a := f.Get("Action"); a != nil {
-		e.SetString("event.action", r.get(a, "ActionType"))
+		e.SetString("event.action", r.Get(a, "ActionType"))
 		var remote string
 		for _, k := range [...]string{"AwsApiCallAction", "NetworkConnectionAction"} {
-			if s := r.get(a, k, "RemoteIpDetails", "IpAddressV4"); s != "" && remote == "" {
+			if s := r.Get(a, k, "RemoteIpDetails", "IpAddressV4"); s != "" && remote == "" {
 				remote = s
 			}
 		}
 		for _, d := range a.GetArray("PortProbeAction", "PortProbeDetails") {
-			if s := r.get(d, "RemoteIpDetails", "IpAddressV4"); s != "" {
+			if s := r.Get(d, "RemoteIpDetails", "IpAddressV4"); s != "" {
 				if remote == "" {
 					remote = s
 				}
@@ -386,8 +387,8 @@ func build(r *rec, f *fastjson.Value, orig string) (*event.Event, string, error)
 				e.Set("source.ip", event.String(ip))
 			}
 		}
-		e.SetString("dns.question.name", r.get(a, "DnsRequestAction", "Domain"))
-		e.SetString("event.provider", r.get(a, "AwsApiCallAction", "ServiceName"))
+		e.SetString("dns.question.name", r.Get(a, "DnsRequestAction", "Domain"))
+		e.SetString("event.provider", r.Get(a, "AwsApiCallAction", "ServiceName"))
 	}
 	if len(ips) > 0 {
 		e.Set("related.ip", event.Strings(ips...))
@@ -444,14 +445,14 @@ func setPort(e *event.Event, key string, v *fastjson.Value) {
 }
 
 // strs returns the strings of a JSON array of strings.
-func strs(r *rec, v *fastjson.Value) []string {
+func strs(r *jsonrec.Rec, v *fastjson.Value) []string {
 	if v == nil || v.Type() != fastjson.TypeArray {
 		return nil
 	}
 	a, _ := v.Array()
 	out := make([]string, 0, len(a))
 	for _, x := range a {
-		if s := r.text(x); s != "" {
+		if s := r.Text(x); s != "" {
 			out = append(out, s)
 		}
 	}
@@ -488,12 +489,12 @@ func setJSON(e *event.Event, key string, v *fastjson.Value) {
 }
 
 // timeField parses an RFC 3339 time; absent is the zero time, not an error.
-func timeField(r *rec, v *fastjson.Value, key string) (time.Time, error) {
+func timeField(r *jsonrec.Rec, v *fastjson.Value, key string) (time.Time, error) {
 	x := v.Get(key)
 	if x == nil || x.Type() == fastjson.TypeNull {
 		return time.Time{}, nil
 	}
-	s := r.text(x)
+	s := r.Text(x)
 	if s == "" {
 		return time.Time{}, fmt.Errorf("field %s: not a time: %s", key, x)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/ramen-siem/ramen/decode"
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
+	"github.com/ramen-siem/ramen/parse/internal/jsonrec"
 )
 
 func init() {
@@ -85,7 +86,7 @@ func sniff(head []byte) bool {
 func Parse(ctx context.Context, in *parse.Input) error {
 	rs := in.JSONRecords()
 	var p fastjson.Parser
-	var r rec
+	var r jsonrec.Rec
 	for {
 		ok, err := rs.Next()
 		if !ok {
@@ -105,7 +106,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			// values) and cannot move past it: stop rather than loop.
 			return fmt.Errorf("record %d at byte offset %d: no JSON value where a record should start", rs.Num(), rs.Offset())
 		}
-		v, err := r.parse(&p, string(raw))
+		v, err := r.Parse(&p, string(raw))
 		if err != nil {
 			in.Reject(0, rs.Num(), rs.Offset(), "json", fmt.Errorf("invalid JSON: %w", err), raw)
 			continue
@@ -134,11 +135,11 @@ var (
 
 // build maps one record. A record without webaclId, httpRequest or a timestamp is not a WAF log
 // record; the reason returned with an error is the reject category.
-func build(r *rec, v *fastjson.Value) (*event.Event, string, error) {
+func build(r *jsonrec.Rec, v *fastjson.Value) (*event.Event, string, error) {
 	if v.Type() != fastjson.TypeObject {
 		return nil, "json", fmt.Errorf("a WAF log record is a JSON object, not %s", v.Type())
 	}
-	acl := r.get(v, "webaclId")
+	acl := r.Get(v, "webaclId")
 	if acl == "" {
 		return nil, "fields", errors.New("field webaclId: missing (not a WAF log record)")
 	}
@@ -155,11 +156,11 @@ func build(r *rec, v *fastjson.Value) (*event.Event, string, error) {
 		return nil, "time", fmt.Errorf("field timestamp: not epoch milliseconds: %s", tsv)
 	}
 
-	e := event.New("waf", r.orig, 48)
+	e := event.New("waf", r.Original(), 48)
 	e.Timestamp = time.UnixMilli(ms).UTC()
 	add(e, "event.kind", event.String("event"))
 	add(e, "event.category", event.Strings(categoryWeb...))
-	action := r.get(v, "action")
+	action := r.Get(v, "action")
 	switch action {
 	case "ALLOW":
 		add(e, "event.type", event.Strings(typeAllowed...))
@@ -181,7 +182,7 @@ func build(r *rec, v *fastjson.Value) (*event.Event, string, error) {
 	}
 
 	// The request.
-	if ip := r.get(req, "clientIp"); ip != "" {
+	if ip := r.Get(req, "clientIp"); ip != "" {
 		if a, err := netip.ParseAddr(ip); err == nil {
 			s := ip
 			if a.String() != ip {
@@ -193,10 +194,10 @@ func build(r *rec, v *fastjson.Value) (*event.Event, string, error) {
 			add(e, "source.address", event.String(ip))
 		}
 	}
-	addString(e, "aws.waf.request.country", r.get(req, "country"))
-	addString(e, "http.request.method", r.get(req, "httpMethod"))
-	addString(e, "http.request.id", r.get(req, "requestId"))
-	if ver := r.get(req, "httpVersion"); ver != "" {
+	addString(e, "aws.waf.request.country", r.Get(req, "country"))
+	addString(e, "http.request.method", r.Get(req, "httpMethod"))
+	addString(e, "http.request.id", r.Get(req, "requestId"))
+	if ver := r.Get(req, "httpVersion"); ver != "" {
 		// "HTTP/1.1" -> network.protocol "http", http.version "1.1".
 		if i := strings.IndexByte(ver, '/'); i > 0 {
 			proto := ver[:i]
@@ -212,20 +213,20 @@ func build(r *rec, v *fastjson.Value) (*event.Event, string, error) {
 			}
 		}
 	}
-	addString(e, "url.path", r.get(req, "uri"))
-	addString(e, "url.query", r.get(req, "args"))
-	addString(e, "url.fragment", r.get(req, "fragment"))
-	addString(e, "url.scheme", r.get(req, "scheme"))
-	addString(e, "host.domain", r.get(req, "host"))
+	addString(e, "url.path", r.Get(req, "uri"))
+	addString(e, "url.query", r.Get(req, "args"))
+	addString(e, "url.fragment", r.Get(req, "fragment"))
+	addString(e, "url.scheme", r.Get(req, "scheme"))
+	addString(e, "host.domain", r.Get(req, "host"))
 	if ua := headers(r, e, "aws.waf.request.headers.", req.Get("headers")); ua != "" {
 		add(e, "user_agent.original", event.String(ua))
 	}
 	headers(r, e, "aws.waf.request_headers_inserted.", v.Get("requestHeadersInserted"))
 
 	// The rules.
-	ruleID := r.get(v, "terminatingRuleId")
+	ruleID := r.Get(v, "terminatingRuleId")
 	addString(e, "rule.id", ruleID)
-	addString(e, "rule.ruleset", r.get(v, "terminatingRuleType"))
+	addString(e, "rule.ruleset", r.Get(v, "terminatingRuleType"))
 	if name := groupRule(r, v.Get("ruleGroupList")); name != "" {
 		add(e, "rule.name", event.String(name))
 	} else {
@@ -238,7 +239,7 @@ func build(r *rec, v *fastjson.Value) (*event.Event, string, error) {
 	if labels := v.GetArray("labels"); len(labels) > 0 {
 		l := make([]string, 0, len(labels))
 		for _, x := range labels {
-			if s := r.get(x, "name"); s != "" {
+			if s := r.Get(x, "name"); s != "" {
 				l = append(l, s)
 			}
 		}
@@ -248,8 +249,8 @@ func build(r *rec, v *fastjson.Value) (*event.Event, string, error) {
 	}
 
 	// Everything else WAF may add.
-	addString(e, "aws.waf.source.name", r.get(v, "httpSourceName"))
-	addString(e, "aws.waf.source.id", r.get(v, "httpSourceId"))
+	addString(e, "aws.waf.source.name", r.Get(v, "httpSourceName"))
+	addString(e, "aws.waf.source.id", r.Get(v, "httpSourceId"))
 	if fv := v.Get("formatVersion"); fv != nil && fv.Type() == fastjson.TypeNumber {
 		add(e, "aws.waf.format_version", event.String(fv.String()))
 	}
@@ -258,13 +259,13 @@ func build(r *rec, v *fastjson.Value) (*event.Event, string, error) {
 	setInt(e, "aws.waf.request_body_size_inspected_by_waf", v.Get("requestBodySizeInspectedByWAF"))
 	challenge(r, e, "aws.waf.captcha_response.", v.Get("captchaResponse"))
 	challenge(r, e, "aws.waf.challenge_response.", v.Get("challengeResponse"))
-	addString(e, "tls.client.ja3", r.get(v, "ja3Fingerprint"))
-	addString(e, "aws.waf.ja4_fingerprint", r.get(v, "ja4Fingerprint"))
+	addString(e, "tls.client.ja3", r.Get(v, "ja3Fingerprint"))
+	addString(e, "aws.waf.ja4_fingerprint", r.Get(v, "ja4Fingerprint"))
 	setInt(e, "aws.waf.client_asn", v.Get("ClientASN"))
 	if of := v.GetArray("oversizeFields"); len(of) > 0 {
 		l := make([]string, 0, len(of))
 		for _, x := range of {
-			if s := r.text(x); s != "" {
+			if s := r.Text(x); s != "" {
 				l = append(l, s)
 			}
 		}
@@ -295,7 +296,7 @@ func addString(e *event.Event, key, s string) {
 // Elastic's map) and returns the User-Agent. The keys are built in one buffer and converted to one
 // string, so a request's headers cost one allocation however many there are; the values are
 // substrings of the record.
-func headers(r *rec, e *event.Event, prefix string, v *fastjson.Value) (ua string) {
+func headers(r *jsonrec.Rec, e *event.Event, prefix string, v *fastjson.Value) (ua string) {
 	if v == nil || v.Type() != fastjson.TypeArray {
 		return ""
 	}
@@ -312,7 +313,7 @@ func headers(r *rec, e *event.Event, prefix string, v *fastjson.Value) (ua strin
 	var kbuf [1024]byte
 	keys := kbuf[:0]
 	for _, h := range hs {
-		name, value := r.get(h, "name"), r.get(h, "value")
+		name, value := r.Get(h, "name"), r.Get(h, "value")
 		if name == "" || value == "" || value == "-" {
 			continue
 		}
@@ -333,13 +334,13 @@ func headers(r *rec, e *event.Event, prefix string, v *fastjson.Value) (ua strin
 }
 
 // groupRule returns the id of the rule inside a rule group that terminated the request, if any.
-func groupRule(r *rec, v *fastjson.Value) string {
+func groupRule(r *jsonrec.Rec, v *fastjson.Value) string {
 	if v == nil || v.Type() != fastjson.TypeArray {
 		return ""
 	}
 	gs, _ := v.Array()
 	for _, g := range gs {
-		if id := r.get(g, "terminatingRule", "ruleId"); id != "" {
+		if id := r.Get(g, "terminatingRule", "ruleId"); id != "" {
 			return id
 		}
 	}
@@ -347,7 +348,7 @@ func groupRule(r *rec, v *fastjson.Value) string {
 }
 
 // challenge maps a captchaResponse or challengeResponse object.
-func challenge(r *rec, e *event.Event, prefix string, v *fastjson.Value) {
+func challenge(r *jsonrec.Rec, e *event.Event, prefix string, v *fastjson.Value) {
 	if v == nil || v.Type() != fastjson.TypeObject {
 		return
 	}
@@ -359,7 +360,7 @@ func challenge(r *rec, e *event.Event, prefix string, v *fastjson.Value) {
 			add(e, prefix+"solve_timestamp", event.Time(time.Unix(n, 0)))
 		}
 	}
-	addString(e, prefix+"failure_reason", r.get(v, "failureReason"))
+	addString(e, prefix+"failure_reason", r.Get(v, "failureReason"))
 }
 
 // setInt sets an integer field from a JSON number or a string holding one.
