@@ -10,7 +10,8 @@
 // The mapping follows Elastic's AWS integration (data stream aws.waf): the client is source.ip, the
 // request's method, version, path and query go to http.* and url.*, the terminating rule to rule.*,
 // the web ACL's ARN gives cloud.account.id, cloud.region and cloud.service.name, and the request
-// headers become one field each, aws.waf.request.headers.<Header-Name>. event.kind is "event" (every
+// headers one JSON object, aws.waf.request.headers (Elastic makes a field of each header name; names
+// are chosen by the client, and must not become columns). event.kind is "event" (every
 // inspected request is logged, most of them allowed: the log is an access log, not a list of
 // alerts) and event.category is ["web"], as in Elastic's published test output. Rule lists without
 // a fixed shape (terminating_rule_match_details, rule_group_list, non_terminating_matching_rules,
@@ -20,6 +21,7 @@ package waf
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -218,10 +220,10 @@ func build(r *jsonrec.Rec, v *fastjson.Value) (*event.Event, string, error) {
 	addString(e, "url.fragment", r.Get(req, "fragment"))
 	addString(e, "url.scheme", r.Get(req, "scheme"))
 	addString(e, "host.domain", r.Get(req, "host"))
-	if ua := headers(r, e, "aws.waf.request.headers.", req.Get("headers")); ua != "" {
+	if ua := headers(r, e, "aws.waf.request.headers", req.Get("headers")); ua != "" {
 		add(e, "user_agent.original", event.String(ua))
 	}
-	headers(r, e, "aws.waf.request_headers_inserted.", v.Get("requestHeadersInserted"))
+	headers(r, e, "aws.waf.request_headers_inserted", v.Get("requestHeadersInserted"))
 
 	// The rules.
 	ruleID := r.Get(v, "terminatingRuleId")
@@ -277,7 +279,7 @@ func build(r *jsonrec.Rec, v *fastjson.Value) (*event.Event, string, error) {
 }
 
 // add appends a field whose key the event cannot have yet: build sets each key once (only header
-// names can repeat, and headers go through Set), and Set's search for an earlier value of the key
+// names can repeat, and headers merge them first), and Set's search for an earlier value of the key
 // was a sixth of the parse time.
 func add(e *event.Event, key string, v event.Value) {
 	if !v.IsNull() {
@@ -292,26 +294,18 @@ func addString(e *event.Event, key, s string) {
 	}
 }
 
-// headers sets prefix+<name> to each header's value (a later header of the same name wins, as in
-// Elastic's map) and returns the User-Agent. The keys are built in one buffer and converted to one
-// string, so a request's headers cost one allocation however many there are; the values are
-// substrings of the record.
-func headers(r *jsonrec.Rec, e *event.Event, prefix string, v *fastjson.Value) (ua string) {
+// headers sets key to the request's headers as one JSON object, {"Name":"value",...}, in the order
+// they came, a later header of a name replacing an earlier one (as Elastic's map does), and returns
+// the User-Agent. One field rather than one per header name: the names are chosen by whoever sends
+// the request, and a field per name would let any client add columns to the lake at will.
+func headers(r *jsonrec.Rec, e *event.Event, key string, v *fastjson.Value) (ua string) {
 	if v == nil || v.Type() != fastjson.TypeArray {
 		return ""
 	}
 	hs, _ := v.Array()
-	if len(hs) == 0 {
-		return ""
-	}
-	type kv struct {
-		end   int
-		value string
-	}
+	type kv struct{ name, value string }
 	var stack [32]kv
 	pairs := stack[:0]
-	var kbuf [1024]byte
-	keys := kbuf[:0]
 	for _, h := range hs {
 		name, value := r.Get(h, "name"), r.Get(h, "value")
 		if name == "" || value == "" || value == "-" {
@@ -320,16 +314,33 @@ func headers(r *jsonrec.Rec, e *event.Event, prefix string, v *fastjson.Value) (
 		if ua == "" && strings.EqualFold(name, "User-Agent") {
 			ua = value
 		}
-		keys = append(keys, prefix...)
-		keys = append(keys, name...)
-		pairs = append(pairs, kv{len(keys), value})
+		dup := false
+		for i := range pairs {
+			if pairs[i].name == name {
+				pairs[i].value, dup = value, true
+				break
+			}
+		}
+		if !dup {
+			pairs = append(pairs, kv{name, value})
+		}
 	}
-	all := string(keys)
-	start := 0
-	for _, p := range pairs {
-		e.Set(all[start:p.end], event.String(p.value))
-		start = p.end
+	if len(pairs) == 0 {
+		return ua
 	}
+	b := []byte{'{'}
+	for i, p := range pairs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		n, _ := json.Marshal(p.name)
+		val, _ := json.Marshal(p.value)
+		b = append(b, n...)
+		b = append(b, ':')
+		b = append(b, val...)
+	}
+	b = append(b, '}')
+	add(e, key, event.JSON(string(b)))
 	return ua
 }
 
