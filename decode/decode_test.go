@@ -55,6 +55,9 @@ func TestJSONRecordsFraming(t *testing.T) {
 		{"stray close", "{\"a\":1}}\n{\"c\":3}", []rec{{`{"a":1}`, 0, ""}, {`}`, 7, "unexpected"}, {`{"c":3}`, 9, ""}}},
 		{"scalars", `[1,"two",true]`, []rec{{`1`, 1, ""}, {`"two"`, 3, ""}, {`true`, 9, ""}}},
 		{"escaped backslash before quote", `{"a":"x\\"}`, []rec{{`{"a":"x\\"}`, 0, ""}}},
+		{"stray comma between records", `{"a":1},{"b":2}`, []rec{{`{"a":1}`, 0, ""}, {`,`, 7, "unexpected ','"}, {`{"b":2}`, 8, ""}}},
+		{"stray close at top", `]{"a":1}`, []rec{{`]`, 0, "unexpected"}, {`{"a":1}`, 1, ""}}},
+		{"two wrapper documents", "{\"Records\":[{\"a\":1}],\"x\":{\"y\":\"}\"}}\n{\"Records\":[{\"b\":2}]}", []rec{{`{"a":1}`, 12, ""}, {`{"b":2}`, 48, ""}}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -173,4 +176,31 @@ func TestOpenCompression(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "gzip") || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("truncated gzip: %v", err)
 	}
+}
+
+// FuzzJSONRecords: whatever the bytes, the splitter ends, and every record it returns lies within
+// the input at its offset.
+func FuzzJSONRecords(f *testing.F) {
+	for _, s := range []string{`{"Records":[{"a":1},{"b":2}]}`, "{\"a\":1}\n{\"b\":", `[1,"x",{"y":[]}]`, `{"a":1},{"b":2}`, `]]]}}},,,`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		j := NewJSONRecords(bytes.NewReader(data), 64, "Records")
+		for i := 0; ; i++ {
+			if i > len(data)+2 {
+				t.Fatalf("more records than bytes: the splitter does not advance")
+			}
+			ok, err := j.Next()
+			if !ok {
+				return
+			}
+			if err == nil {
+				rec := j.Bytes()
+				off := j.Offset()
+				if off < 0 || int(off)+len(rec) > len(data) || !bytes.Equal(data[off:int(off)+len(rec)], rec) {
+					t.Fatalf("record %q not at offset %d", rec, off)
+				}
+			}
+		}
+	})
 }

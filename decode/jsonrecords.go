@@ -86,9 +86,13 @@ func (j *JSONRecords) Next() (ok bool, err error) {
 				j.pos++
 				j.inArray = false
 				if j.inWrapper {
-					// Nothing after the records array is a record: stop here.
-					j.done = true
-					return false, nil
+					// The rest of the wrapper object (other keys) holds no records: skip to its
+					// end, then go on, since another wrapper object may follow.
+					j.inWrapper = false
+					if err := j.skipObjectRest(); err != nil {
+						j.done = true
+						return false, err
+					}
 				}
 				continue
 			}
@@ -100,7 +104,7 @@ func (j *JSONRecords) Next() (ok bool, err error) {
 			j.inArray = true
 			continue
 		case '{':
-			if j.num == 0 && len(j.wrapper) > 0 {
+			if len(j.wrapper) > 0 {
 				if w, ok := j.tryWrapper(); ok {
 					j.wrapperKey = w
 					j.inArray, j.inWrapper = true, true
@@ -278,6 +282,13 @@ func (j *JSONRecords) value() (bool, error) {
 		}
 	}
 done:
+	if p == start {
+		// A stray ',' or ']' between records: it is no record, and skipping it keeps the
+		// scan moving.
+		j.pos = p + 1
+		j.rec = j.buf[start:j.pos]
+		return true, fmt.Errorf("unexpected %q at byte offset %d", j.buf[start], j.base+int64(start))
+	}
 	j.pos = p
 	if tooLong {
 		j.rec = nil
@@ -327,4 +338,42 @@ func quoteOrBackslash(b []byte) int {
 		return k
 	}
 	return q
+}
+
+// skipObjectRest skips what is left of an object after its records array, up to and including its
+// closing brace, without keeping it.
+func (j *JSONRecords) skipObjectRest() error {
+	depth := 1
+	inStr := false
+	for depth > 0 {
+		if j.pos >= j.end {
+			if j.eof || j.rerr != nil {
+				if j.rerr != nil {
+					return j.readErr()
+				}
+				return fmt.Errorf("at byte offset %d: %w", j.base+int64(j.pos), errTruncated)
+			}
+			j.fill()
+			continue
+		}
+		c := j.buf[j.pos]
+		j.pos++
+		switch {
+		case inStr && c == '\\':
+			if j.pos >= j.end && !j.eof && j.rerr == nil {
+				j.fill()
+			}
+			j.pos++
+		case inStr && c == '"':
+			inStr = false
+		case inStr:
+		case c == '"':
+			inStr = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
 }

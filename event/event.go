@@ -229,15 +229,22 @@ func (e *Event) SortFields() {
 // object again yields the same ids; two identical lines at different places stay two events (a
 // repeated syslog line is a real repeat, not a duplicate).
 func NewID(typ, object string, offset int64, original string) string {
-	h := sha256.New()
-	var n [8]byte
-	h.Write([]byte(typ))
-	h.Write([]byte{0})
-	h.Write([]byte(object))
-	h.Write([]byte{0})
-	binary.BigEndian.PutUint64(n[:], uint64(offset))
-	h.Write(n[:])
-	h.Write([]byte(original))
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	bp := idBufs.Get().(*[]byte)
+	b := append((*bp)[:0], typ...)
+	b = append(b, 0)
+	b = append(b, object...)
+	b = append(b, 0)
+	b = binary.BigEndian.AppendUint64(b, uint64(offset))
+	b = append(b, original...)
+	sum := sha256.Sum256(b)
+	if cap(b) <= 64<<10 { // keep small buffers only: one huge record must not pin its size
+		*bp = b
+		idBufs.Put(bp)
+	}
+	var h [32]byte
+	hex.Encode(h[:], sum[:16])
+	return string(h[:])
 }
+
+// idBufs holds the buffers NewID hashes from, so that ids cost one allocation: the id itself.
+var idBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}

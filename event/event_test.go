@@ -120,3 +120,11 @@ func TestValueTime(t *testing.T) {
 		t.Errorf("time value %v %q", v.Time(), v.Text())
 	}
 }
+
+func BenchmarkNewID(b *testing.B) {
+	line := "2 210987654321 eni-0a1b2c3d4e5f60718 203.0.113.12 10.0.1.5 44321 22 6 1 40 1700000000 1700000060 REJECT OK"
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		NewID("vpcflow", "AWSLogs/210987654321/vpcflowlogs/us-east-1/2026/03/01/210987654321_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60718_20260301T0000Z_0a1b2c3d.log.gz", int64(i), line)
+	}
+}

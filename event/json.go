@@ -119,7 +119,7 @@ func appendNested(b []byte, fs []Field, opt *JSONOptions) []byte {
 		b = append(b, ':')
 		switch {
 		case opt != nil && opt.RawAsText && f.Value.kind == KindJSON:
-			b = appendString(b, f.Value.s)
+			b = appendString(b, f.Value.text())
 		case opt != nil && opt.TimeLayout != "" && f.Value.kind == KindTime:
 			b = append(b, '"')
 			b = f.Value.Time().AppendFormat(b, opt.TimeLayout)
@@ -138,9 +138,9 @@ func appendNested(b []byte, fs []Field, opt *JSONOptions) []byte {
 func appendJSON(b []byte, v Value) []byte {
 	switch v.kind {
 	case KindString:
-		return appendString(b, v.s)
+		return appendString(b, v.text())
 	case KindJSON:
-		return append(b, v.s...)
+		return append(b, v.text()...)
 	case KindInt:
 		return strconv.AppendInt(b, int64(v.n), 10)
 	case KindFloat:
@@ -157,7 +157,7 @@ func appendJSON(b []byte, v Value) []byte {
 		return append(b, '"')
 	case KindStrings:
 		b = append(b, '[')
-		for i, s := range v.l {
+		for i, s := range v.List() {
 			if i > 0 {
 				b = append(b, ',')
 			}

@@ -2,8 +2,10 @@ package event
 
 import (
 	"math"
+	"slices"
 	"strconv"
 	"time"
+	"unsafe"
 )
 
 // Kind is the type of a Value. It is also the column type a field gets in the lake.
@@ -30,16 +32,21 @@ func (k Kind) String() string {
 }
 
 // Value is one field's value. It is a small tagged union rather than an interface{} so that building
-// an event does not box every integer and string: parsers make tens of millions of them.
+// an event does not box every integer and string: parsers make tens of millions of them. It is three
+// words: a string or a list is kept as its data pointer and length (the pointer keeps the data alive
+// for the garbage collector), a number, a time or a bool in n. A Field is then 40 bytes, not the 72
+// of a struct with a string, a slice and a number side by side, and an event of 30 fields is that
+// much less memory to write, to collect and to move through the cache.
 type Value struct {
+	p    unsafe.Pointer // KindString, KindJSON: the text's bytes; KindStrings: the list's elements
+	n    uint64         // the length of the text or list; or the number (float bits), bool, unix nanos
 	kind Kind
-	s    string   // KindString, KindJSON
-	n    uint64   // KindInt, KindFloat (bits), KindBool, KindTime (unix nanos)
-	l    []string // KindStrings
 }
 
 // String returns a text value.
-func String(s string) Value { return Value{kind: KindString, s: s} }
+func String(s string) Value {
+	return Value{p: unsafe.Pointer(unsafe.StringData(s)), n: uint64(len(s)), kind: KindString}
+}
 
 // Int returns an integer value.
 func Int(n int64) Value { return Value{kind: KindInt, n: uint64(n)} }
@@ -58,11 +65,23 @@ func Bool(b bool) Value {
 // Time returns a time value (kept in UTC with nanosecond precision).
 func Time(t time.Time) Value { return Value{kind: KindTime, n: uint64(t.UnixNano())} }
 
-// Strings returns a list value. The slice is kept, not copied.
-func Strings(l ...string) Value { return Value{kind: KindStrings, l: l} }
+// Strings returns a list value. The slice is kept, not copied: the caller must not modify it.
+func Strings(l ...string) Value {
+	return Value{p: unsafe.Pointer(unsafe.SliceData(l)), n: uint64(len(l)), kind: KindStrings}
+}
 
 // JSON returns a value holding raw JSON text (an object or array). The text must be valid JSON.
-func JSON(raw string) Value { return Value{kind: KindJSON, s: raw} }
+func JSON(raw string) Value {
+	return Value{p: unsafe.Pointer(unsafe.StringData(raw)), n: uint64(len(raw)), kind: KindJSON}
+}
+
+// text is the string of a KindString or KindJSON value.
+func (v Value) text() string {
+	if v.kind != KindString && v.kind != KindJSON || v.n == 0 {
+		return ""
+	}
+	return unsafe.String((*byte)(v.p), int(v.n))
+}
 
 // Kind reports the value's kind.
 func (v Value) Kind() Kind { return v.kind }
@@ -71,7 +90,7 @@ func (v Value) Kind() Kind { return v.kind }
 func (v Value) IsNull() bool { return v.kind == KindNull }
 
 // Str returns the text of a KindString or KindJSON value, and "" for other kinds.
-func (v Value) Str() string { return v.s }
+func (v Value) Str() string { return v.text() }
 
 // Int returns the integer of a KindInt value (floats are truncated), 0 otherwise.
 func (v Value) Int() int64 {
@@ -109,14 +128,19 @@ func (v Value) Time() time.Time {
 }
 
 // List returns the elements of a KindStrings value. The caller must not modify it.
-func (v Value) List() []string { return v.l }
+func (v Value) List() []string {
+	if v.kind != KindStrings || v.n == 0 {
+		return nil
+	}
+	return unsafe.Slice((*string)(v.p), int(v.n))
+}
 
 // Text renders the value as text, the way a rule or a search compares it: numbers in decimal,
 // times in RFC 3339, lists and JSON as JSON text.
 func (v Value) Text() string {
 	switch v.kind {
 	case KindString, KindJSON:
-		return v.s
+		return v.text()
 	case KindInt:
 		return strconv.FormatInt(int64(v.n), 10)
 	case KindFloat:
@@ -133,13 +157,14 @@ func (v Value) Text() string {
 
 // Equal reports whether two values have the same kind and content.
 func (v Value) Equal(o Value) bool {
-	if v.kind != o.kind || v.s != o.s || v.n != o.n || len(v.l) != len(o.l) {
+	if v.kind != o.kind {
 		return false
 	}
-	for i := range v.l {
-		if v.l[i] != o.l[i] {
-			return false
-		}
+	switch v.kind {
+	case KindString, KindJSON:
+		return v.text() == o.text()
+	case KindStrings:
+		return slices.Equal(v.List(), o.List())
 	}
-	return true
+	return v.n == o.n
 }

@@ -38,7 +38,7 @@ func defaultDataDir() string {
 // typeSummary collects what the demo shows of one log type.
 type typeSummary struct {
 	objects, events, rejected, failures int
-	actions                              map[string]int
+	actions                             map[string]int
 }
 
 func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {

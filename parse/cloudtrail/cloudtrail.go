@@ -26,6 +26,7 @@ import (
 	"github.com/ramen-siem/ramen/decode"
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
+	"github.com/ramen-siem/ramen/parse/internal/jsonrec"
 )
 
 func init() {
@@ -52,7 +53,7 @@ func sniff(head []byte) bool {
 func Parse(ctx context.Context, in *parse.Input) error {
 	rs := in.JSONRecords("Records")
 	var p fastjson.Parser
-	st := newInterner()
+	var jr jsonrec.Rec
 	for {
 		ok, err := rs.Next()
 		if !ok {
@@ -67,7 +68,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			continue
 		}
 		raw := rs.Bytes()
-		v, err := p.ParseBytes(raw)
+		v, err := jr.Parse(&p, string(raw))
 		if err != nil {
 			in.Reject(0, rs.Num(), rs.Offset(), "json", fmt.Errorf("invalid JSON: %w", err), raw)
 			continue
@@ -84,15 +85,15 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		if d := v.Get("detail"); d != nil && v.Exists("detail-type") && d.Type() == fastjson.TypeObject {
 			rec, root = d, "detail"
 		}
-		e, err := build(rec, string(raw), st)
+		e, err := build(&jr, rec)
 		if err != nil {
 			in.Reject(0, rs.Num(), rs.Offset(), "fields", err, raw)
 			continue
 		}
 		e.NativeRoot = root
 		if root != "" {
-			setString(e, st, "aws.cloudtrail.eventbridge.id", v.GetStringBytes("id"))
-			setString(e, st, "aws.cloudtrail.eventbridge.detail_type", v.GetStringBytes("detail-type"))
+			addStr(e, "aws.cloudtrail.eventbridge.id", jr.Get(v, "id"))
+			addStr(e, "aws.cloudtrail.eventbridge.detail_type", jr.Get(v, "detail-type"))
 		}
 		if err := in.Emit(e, rs.Offset()); err != nil {
 			return err
@@ -104,14 +105,14 @@ func Parse(ctx context.Context, in *parse.Input) error {
 }
 
 // build maps one record. A record without eventTime, eventName or eventSource is not CloudTrail.
-func build(r *fastjson.Value, original string, st *interner) (*event.Event, error) {
-	name := r.GetStringBytes("eventName")
-	source := r.GetStringBytes("eventSource")
-	when := r.GetStringBytes("eventTime")
+func build(jr *jsonrec.Rec, r *fastjson.Value) (*event.Event, error) {
+	name := jr.Get(r, "eventName")
+	source := jr.Get(r, "eventSource")
+	when := jr.Get(r, "eventTime")
 	if len(name) == 0 && len(source) == 0 {
 		// Insights events name the call they are about inside insightDetails.
-		name = r.GetStringBytes("insightDetails", "eventName")
-		source = r.GetStringBytes("insightDetails", "eventSource")
+		name = jr.Get(r, "insightDetails", "eventName")
+		source = jr.Get(r, "insightDetails", "eventSource")
 	}
 	switch {
 	case len(when) == 0:
@@ -121,50 +122,48 @@ func build(r *fastjson.Value, original string, st *interner) (*event.Event, erro
 	case len(source) == 0:
 		return nil, errors.New("field eventSource: missing")
 	}
-	ts, err := time.Parse(time.RFC3339Nano, string(when))
+	ts, err := time.Parse(time.RFC3339Nano, when)
 	if err != nil {
 		return nil, fmt.Errorf("field eventTime: not an RFC 3339 time: %q", when)
 	}
-	e := event.New("cloudtrail", original, 40)
+	e := event.New("cloudtrail", jr.Original(), 40)
 	e.Timestamp = ts.UTC()
-	action := st.get(name)
-	provider := st.get(source)
+	action, provider := name, source
 	e.Add("event.action", event.String(action))
 	e.Add("event.provider", event.String(provider))
 	e.Add("event.kind", event.String("event"))
-	setString(e, st, "event.id", r.GetStringBytes("eventID"))
-	setString(e, st, "cloud.region", r.GetStringBytes("awsRegion"))
+	addStr(e, "event.id", jr.Get(r, "eventID"))
+	addStr(e, "cloud.region", jr.Get(r, "awsRegion"))
 
 	id := r.Get("userIdentity")
-	idType := st.get(id.GetStringBytes("type"))
-	if acct := id.GetStringBytes("accountId"); len(acct) > 0 {
-		e.Add("cloud.account.id", event.String(st.get(acct)))
+	idType := jr.Get(id, "type")
+	if acct := jr.Get(id, "accountId"); acct != "" {
+		e.Add("cloud.account.id", event.String(acct))
 	} else {
-		setString(e, st, "cloud.account.id", r.GetStringBytes("recipientAccountId"))
+		addStr(e, "cloud.account.id", jr.Get(r, "recipientAccountId"))
 	}
 
 	// Who: user.name as Elastic sets it (the IAM user, or for a role session the role behind it).
-	user := string(id.GetStringBytes("userName"))
+	user := jr.Get(id, "userName")
 	if user == "" {
 		switch idType {
 		case "AssumedRole", "FederatedUser":
-			user = string(id.GetStringBytes("sessionContext", "sessionIssuer", "userName"))
+			user = jr.Get(id, "sessionContext", "sessionIssuer", "userName")
 		case "Root":
 			user = "root"
 		}
 	}
-	if user == "" && name != nil && string(name) == "ConsoleLogin" {
+	if user == "" && name == "ConsoleLogin" {
 		// Failed console logins of unknown users name them in additionalEventData only.
-		user = string(r.GetStringBytes("additionalEventData", "UserName"))
+		user = jr.Get(r, "additionalEventData", "UserName")
 	}
 	if user != "" {
 		e.Add("user.name", event.String(user))
 		e.Add("related.user", event.Strings(user))
 	}
-	setString(e, st, "user.id", id.GetStringBytes("principalId"))
+	addStr(e, "user.id", jr.Get(id, "principalId"))
 
-	if addr := r.GetStringBytes("sourceIPAddress"); len(addr) > 0 {
-		a := st.get(addr)
+	if a := jr.Get(r, "sourceIPAddress"); a != "" {
 		e.Add("source.address", event.String(a))
 		if ip, err := netip.ParseAddr(a); err == nil {
 			e.Add("source.ip", event.String(ip.String()))
@@ -174,16 +173,16 @@ func build(r *fastjson.Value, original string, st *interner) (*event.Event, erro
 			e.Add("source.domain", event.String(a))
 		}
 	}
-	setString(e, st, "user_agent.original", r.GetStringBytes("userAgent"))
+	addStr(e, "user_agent.original", jr.Get(r, "userAgent"))
 
 	// Outcome: an error code means failure; a console login says so in its response.
-	errCode := r.GetStringBytes("errorCode")
+	errCode := jr.Get(r, "errorCode")
 	outcome := "success"
-	if len(errCode) > 0 {
+	if errCode != "" {
 		outcome = "failure"
 	}
-	if string(name) == "ConsoleLogin" {
-		if res := r.GetStringBytes("responseElements", "ConsoleLogin"); len(res) > 0 && string(res) != "Success" {
+	if name == "ConsoleLogin" {
+		if res := jr.Get(r, "responseElements", "ConsoleLogin"); res != "" && res != "Success" {
 			outcome = "failure"
 		}
 	}
@@ -193,62 +192,67 @@ func build(r *fastjson.Value, original string, st *interner) (*event.Event, erro
 		e.Add("event.category", event.Strings(c))
 	}
 
-	setString(e, st, "aws.cloudtrail.error_code", errCode)
-	setString(e, st, "aws.cloudtrail.error_message", r.GetStringBytes("errorMessage"))
-	setString(e, st, "aws.cloudtrail.event_version", r.GetStringBytes("eventVersion"))
-	setString(e, st, "aws.cloudtrail.event_type", r.GetStringBytes("eventType"))
-	setString(e, st, "aws.cloudtrail.event_category", r.GetStringBytes("eventCategory"))
-	setString(e, st, "aws.cloudtrail.request_id", r.GetStringBytes("requestID"))
-	setString(e, st, "aws.cloudtrail.shared_event_id", r.GetStringBytes("sharedEventID"))
-	setString(e, st, "aws.cloudtrail.recipient_account_id", r.GetStringBytes("recipientAccountId"))
-	setString(e, st, "aws.cloudtrail.vpc_endpoint_id", r.GetStringBytes("vpcEndpointId"))
-	setString(e, st, "aws.cloudtrail.api_version", r.GetStringBytes("apiVersion"))
-	setString(e, st, "aws.cloudtrail.session_credential_from_console", r.GetStringBytes("sessionCredentialFromConsole"))
+	addStr(e, "aws.cloudtrail.error_code", errCode)
+	addStr(e, "aws.cloudtrail.error_message", jr.Get(r, "errorMessage"))
+	addStr(e, "aws.cloudtrail.event_version", jr.Get(r, "eventVersion"))
+	addStr(e, "aws.cloudtrail.event_type", jr.Get(r, "eventType"))
+	addStr(e, "aws.cloudtrail.event_category", jr.Get(r, "eventCategory"))
+	addStr(e, "aws.cloudtrail.request_id", jr.Get(r, "requestID"))
+	addStr(e, "aws.cloudtrail.shared_event_id", jr.Get(r, "sharedEventID"))
+	addStr(e, "aws.cloudtrail.recipient_account_id", jr.Get(r, "recipientAccountId"))
+	addStr(e, "aws.cloudtrail.vpc_endpoint_id", jr.Get(r, "vpcEndpointId"))
+	addStr(e, "aws.cloudtrail.api_version", jr.Get(r, "apiVersion"))
+	addStr(e, "aws.cloudtrail.session_credential_from_console", jr.Get(r, "sessionCredentialFromConsole"))
 	setBool(e, "aws.cloudtrail.read_only", r.Get("readOnly"))
 	setBool(e, "aws.cloudtrail.management_event", r.Get("managementEvent"))
 
-	setString(e, st, "aws.cloudtrail.user_identity.type", []byte(idType))
-	setString(e, st, "aws.cloudtrail.user_identity.arn", id.GetStringBytes("arn"))
-	setString(e, st, "aws.cloudtrail.user_identity.access_key_id", id.GetStringBytes("accessKeyId"))
-	setString(e, st, "aws.cloudtrail.user_identity.invoked_by", id.GetStringBytes("invokedBy"))
-	setString(e, st, "aws.cloudtrail.user_identity.identity_provider", id.GetStringBytes("identityProvider"))
+	addStr(e, "aws.cloudtrail.user_identity.type", idType)
+	addStr(e, "aws.cloudtrail.user_identity.arn", jr.Get(id, "arn"))
+	addStr(e, "aws.cloudtrail.user_identity.access_key_id", jr.Get(id, "accessKeyId"))
+	addStr(e, "aws.cloudtrail.user_identity.invoked_by", jr.Get(id, "invokedBy"))
+	addStr(e, "aws.cloudtrail.user_identity.identity_provider", jr.Get(id, "identityProvider"))
 	if sc := id.Get("sessionContext"); sc != nil {
-		setString(e, st, "aws.cloudtrail.user_identity.session_context.mfa_authenticated", sc.GetStringBytes("attributes", "mfaAuthenticated"))
-		setString(e, st, "aws.cloudtrail.user_identity.session_context.creation_date", sc.GetStringBytes("attributes", "creationDate"))
-		setString(e, st, "aws.cloudtrail.user_identity.session_context.session_issuer.type", sc.GetStringBytes("sessionIssuer", "type"))
-		setString(e, st, "aws.cloudtrail.user_identity.session_context.session_issuer.arn", sc.GetStringBytes("sessionIssuer", "arn"))
-		setString(e, st, "aws.cloudtrail.user_identity.session_context.session_issuer.principal_id", sc.GetStringBytes("sessionIssuer", "principalId"))
-		setString(e, st, "aws.cloudtrail.user_identity.session_context.source_identity", sc.GetStringBytes("sourceIdentity"))
+		addStr(e, "aws.cloudtrail.user_identity.session_context.mfa_authenticated", jr.Get(sc, "attributes", "mfaAuthenticated"))
+		addStr(e, "aws.cloudtrail.user_identity.session_context.creation_date", jr.Get(sc, "attributes", "creationDate"))
+		addStr(e, "aws.cloudtrail.user_identity.session_context.session_issuer.type", jr.Get(sc, "sessionIssuer", "type"))
+		addStr(e, "aws.cloudtrail.user_identity.session_context.session_issuer.arn", jr.Get(sc, "sessionIssuer", "arn"))
+		addStr(e, "aws.cloudtrail.user_identity.session_context.session_issuer.principal_id", jr.Get(sc, "sessionIssuer", "principalId"))
+		addStr(e, "aws.cloudtrail.user_identity.session_context.source_identity", jr.Get(sc, "sourceIdentity"))
 	}
 
-	setJSON(e, "aws.cloudtrail.request_parameters", r.Get("requestParameters"))
-	setJSON(e, "aws.cloudtrail.response_elements", r.Get("responseElements"))
-	setJSON(e, "aws.cloudtrail.additional_eventdata", r.Get("additionalEventData"))
-	setJSON(e, "aws.cloudtrail.service_event_details", r.Get("serviceEventDetails"))
-	setJSON(e, "aws.cloudtrail.resources", r.Get("resources"))
-	setJSON(e, "aws.cloudtrail.insight_details", r.Get("insightDetails"))
+	for _, j := range []struct{ key, native string }{
+		{"aws.cloudtrail.request_parameters", "requestParameters"},
+		{"aws.cloudtrail.response_elements", "responseElements"},
+		{"aws.cloudtrail.additional_eventdata", "additionalEventData"},
+		{"aws.cloudtrail.service_event_details", "serviceEventDetails"},
+		{"aws.cloudtrail.resources", "resources"},
+		{"aws.cloudtrail.insight_details", "insightDetails"},
+	} {
+		if err := setJSON(e, j.key, r.Get(j.native)); err != nil {
+			return nil, fmt.Errorf("field %s: %w", j.native, err)
+		}
+	}
 
-	if string(name) == "ConsoleLogin" {
-		if mfa := r.GetStringBytes("additionalEventData", "MFAUsed"); len(mfa) > 0 {
-			e.Add("aws.cloudtrail.console_login.additional_eventdata.mfa_used", event.Bool(string(mfa) == "Yes"))
+	if name == "ConsoleLogin" {
+		if mfa := jr.Get(r, "additionalEventData", "MFAUsed"); mfa != "" {
+			e.Add("aws.cloudtrail.console_login.additional_eventdata.mfa_used", event.Bool(mfa == "Yes"))
 		}
-		if mob := r.GetStringBytes("additionalEventData", "MobileVersion"); len(mob) > 0 {
-			e.Add("aws.cloudtrail.console_login.additional_eventdata.mobile_version", event.Bool(string(mob) == "Yes"))
+		if mob := jr.Get(r, "additionalEventData", "MobileVersion"); mob != "" {
+			e.Add("aws.cloudtrail.console_login.additional_eventdata.mobile_version", event.Bool(mob == "Yes"))
 		}
-		setString(e, st, "aws.cloudtrail.console_login.additional_eventdata.login_to", r.GetStringBytes("additionalEventData", "LoginTo"))
+		addStr(e, "aws.cloudtrail.console_login.additional_eventdata.login_to", jr.Get(r, "additionalEventData", "LoginTo"))
 	}
 
 	if tls := r.Get("tlsDetails"); tls != nil {
-		if v := tls.GetStringBytes("tlsVersion"); len(v) > 0 {
+		if s := jr.Get(tls, "tlsVersion"); s != "" {
 			// "TLSv1.3" -> tls.version 1.3, tls.version_protocol tls, as ECS has it.
-			s := st.get(v)
 			if len(s) > 4 && s[:4] == "TLSv" {
 				e.Add("tls.version", event.String(s[4:]))
 				e.Add("tls.version_protocol", event.String("tls"))
 			}
 		}
-		setString(e, st, "tls.cipher", tls.GetStringBytes("cipherSuite"))
-		setString(e, st, "tls.client.server_name", tls.GetStringBytes("clientProvidedHostHeader"))
+		addStr(e, "tls.cipher", jr.Get(tls, "cipherSuite"))
+		addStr(e, "tls.client.server_name", jr.Get(tls, "clientProvidedHostHeader"))
 	}
 	return e, nil
 }
@@ -269,11 +273,10 @@ func category(provider, action string) string {
 	return ""
 }
 
-func setString(e *event.Event, st *interner, key string, b []byte) {
-	if len(b) == 0 {
-		return
+func addStr(e *event.Event, key, s string) {
+	if s != "" {
+		e.Add(key, event.String(s))
 	}
-	e.Add(key, event.String(st.get(b)))
 }
 
 func setBool(e *event.Event, key string, v *fastjson.Value) {
@@ -289,39 +292,18 @@ func setBool(e *event.Event, key string, v *fastjson.Value) {
 }
 
 // setJSON keeps a free-form part of the record as JSON text (objects, arrays) or as its scalar.
-func setJSON(e *event.Event, key string, v *fastjson.Value) {
+// The record was validated before it was parsed, so the text written back is JSON.
+func setJSON(e *event.Event, key string, v *fastjson.Value) error {
 	if v == nil {
-		return
+		return nil
 	}
 	switch v.Type() {
 	case fastjson.TypeNull:
-		return
+		return nil
 	case fastjson.TypeObject, fastjson.TypeArray:
 		e.Add(key, event.JSON(string(v.MarshalTo(nil))))
 	default:
 		e.Add(key, event.FromJSON(v))
 	}
-}
-
-// interner shares the text of values that repeat across records (event names, regions, account
-// ids, ARNs of busy roles): fewer allocations while parsing, less memory for every stage after.
-// It is bounded so that a file of unique values cannot grow it without limit.
-type interner struct{ m map[string]string }
-
-const maxInterned = 8192
-
-func newInterner() *interner { return &interner{m: make(map[string]string, 256)} }
-
-func (in *interner) get(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if s, ok := in.m[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	if len(b) <= 128 && len(in.m) < maxInterned {
-		in.m[s] = s
-	}
-	return s
+	return nil
 }

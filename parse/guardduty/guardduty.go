@@ -32,6 +32,7 @@ import (
 	"github.com/ramen-siem/ramen/decode"
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
+	"github.com/ramen-siem/ramen/parse/internal/jsonrec"
 )
 
 func init() {
@@ -54,13 +55,16 @@ func sniff(head []byte) bool {
 	if len(head) == 0 || (head[0] != '{' && head[0] != '[') {
 		return false
 	}
-	if bytes.Contains(head, []byte(`"eventVersion"`)) {
+	// CloudTrail, and Security Hub (whose ASFF copies of GuardDuty findings hold GuardDuty ARNs).
+	if bytes.Contains(head, []byte(`"eventVersion"`)) || bytes.Contains(head, []byte(`"ProductArn"`)) ||
+		bytes.Contains(head, []byte(`aws.securityhub`)) {
 		return false
 	}
 	if bytes.Contains(head, []byte(`"schemaVersion"`)) && bytes.Contains(head, []byte(`:guardduty:`)) {
 		return true
 	}
-	if bytes.Contains(head, []byte(`"findings"`)) && bytes.Contains(head, []byte(`:guardduty:`)) {
+	if w := bytes.TrimLeft(head[1:], " \t\r\n"); head[0] == '{' && bytes.HasPrefix(w, []byte(`"findings"`)) &&
+		bytes.Contains(head, []byte(`:guardduty:`)) {
 		return true
 	}
 	return bytes.Contains(head, []byte(`"detail-type"`)) &&
@@ -69,9 +73,12 @@ func sniff(head []byte) bool {
 
 // Parse reads one object of GuardDuty findings.
 func Parse(ctx context.Context, in *parse.Input) error {
-	rs := in.JSONRecords("findings")
+	// A {"findings":[...]} document is one record here, split below, rather than a wrapper for the
+	// splitter: the splitter reads nothing after a wrapper's array, and exports hold one document
+	// per line.
+	rs := in.JSONRecords()
 	var p fastjson.Parser
-	var r rec
+	var r jsonrec.Rec
 	for {
 		ok, err := rs.Next()
 		if !ok {
@@ -91,13 +98,13 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			// values) and cannot move past it: stop rather than loop.
 			return fmt.Errorf("record %d at byte offset %d: no JSON value where a record should start", rs.Num(), rs.Offset())
 		}
-		v, err := r.parse(&p, string(raw))
+		v, err := r.Parse(&p, string(raw))
 		if err != nil {
 			in.Reject(0, rs.Num(), rs.Offset(), "json", fmt.Errorf("invalid JSON: %w", err), raw)
 			continue
 		}
 		if v.Type() == fastjson.TypeObject && v.Get("findings") != nil && v.Get("type") == nil {
-			// A {"findings":[...]} document that is not the first record (a line of an export).
+			// A {"findings":[...]} document (alone, or a line of an export).
 			if err := wrapped(ctx, in, rs.Num(), rs.Offset(), raw); err != nil {
 				return err
 			}
@@ -114,7 +121,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 func wrapped(ctx context.Context, in *parse.Input, num int, offset int64, raw []byte) error {
 	rs := decode.NewJSONRecords(bytes.NewReader(raw), len(raw)+1, "findings")
 	var p fastjson.Parser
-	var r rec
+	var r jsonrec.Rec
 	n := 0
 	for {
 		ok, err := rs.Next()
@@ -135,7 +142,7 @@ func wrapped(ctx context.Context, in *parse.Input, num int, offset int64, raw []
 			}
 			continue
 		}
-		v, err := r.parse(&p, string(rs.Bytes()))
+		v, err := r.Parse(&p, string(rs.Bytes()))
 		if err != nil {
 			in.Reject(0, num, offset+rs.Offset(), "json", fmt.Errorf("invalid JSON: %w", err), rs.Bytes())
 			continue
@@ -147,7 +154,7 @@ func wrapped(ctx context.Context, in *parse.Input, num int, offset int64, raw []
 }
 
 // one maps and emits one record (a finding or an EventBridge event holding one).
-func one(ctx context.Context, in *parse.Input, r *rec, v *fastjson.Value, num int, offset int64, raw []byte) error {
+func one(ctx context.Context, in *parse.Input, r *jsonrec.Rec, v *fastjson.Value, num int, offset int64, raw []byte) error {
 	if v.Type() != fastjson.TypeObject {
 		in.Reject(0, num, offset, "json", fmt.Errorf("a GuardDuty finding is a JSON object, not %s", v.Type()), raw)
 		return nil
@@ -167,7 +174,7 @@ func one(ctx context.Context, in *parse.Input, r *rec, v *fastjson.Value, num in
 	}
 	e.NativeRoot = root
 	if root != "" {
-		e.SetString("aws.guardduty.eventbridge.id", r.get(v, "id"))
+		e.SetString("aws.guardduty.eventbridge.id", r.Get(v, "id"))
 	}
 	if err := in.Emit(e, offset); err != nil {
 		return err
@@ -179,12 +186,12 @@ func one(ctx context.Context, in *parse.Input, r *rec, v *fastjson.Value, num in
 var typeInfo = []string{"info"}
 
 // build maps one finding. A finding without id, type or a time is not a GuardDuty finding.
-func build(r *rec, f *fastjson.Value) (*event.Event, string, error) {
-	id := r.get(f, "id")
+func build(r *jsonrec.Rec, f *fastjson.Value) (*event.Event, string, error) {
+	id := r.Get(f, "id")
 	if id == "" {
 		return nil, "fields", errors.New("field id: missing (not a GuardDuty finding)")
 	}
-	typ := r.get(f, "type")
+	typ := r.Get(f, "type")
 	if typ == "" {
 		return nil, "fields", errors.New("field type: missing (not a GuardDuty finding)")
 	}
@@ -203,7 +210,7 @@ func build(r *rec, f *fastjson.Value) (*event.Event, string, error) {
 		return nil, "time", errors.New("fields updatedAt and createdAt: missing")
 	}
 
-	e := event.New("guardduty", r.orig, 48)
+	e := event.New("guardduty", r.Original(), 48)
 	e.Timestamp = updated
 	e.Set("event.kind", event.String("alert"))
 	e.Set("event.type", event.Strings(typeInfo...))
@@ -212,11 +219,11 @@ func build(r *rec, f *fastjson.Value) (*event.Event, string, error) {
 	}
 	e.Set("event.id", event.String(id))
 	e.Set("aws.guardduty.id", event.String(id))
-	e.SetString("aws.guardduty.arn", r.get(f, "arn"))
-	e.SetString("aws.guardduty.schema_version", r.get(f, "schemaVersion"))
-	e.SetString("aws.guardduty.partition", r.get(f, "partition"))
-	e.SetString("cloud.account.id", r.get(f, "accountId"))
-	e.SetString("cloud.region", r.get(f, "region"))
+	e.SetString("aws.guardduty.arn", r.Get(f, "arn"))
+	e.SetString("aws.guardduty.schema_version", r.Get(f, "schemaVersion"))
+	e.SetString("aws.guardduty.partition", r.Get(f, "partition"))
+	e.SetString("cloud.account.id", r.Get(f, "accountId"))
+	e.SetString("cloud.region", r.Get(f, "region"))
 
 	// What was found.
 	e.Set("rule.name", event.String(typ))
@@ -228,9 +235,9 @@ func build(r *rec, f *fastjson.Value) (*event.Event, string, error) {
 			e.Set("rule.ruleset", event.String(typ[:i+j]))
 		}
 	}
-	title := r.get(f, "title")
+	title := r.Get(f, "title")
 	e.SetString("aws.guardduty.title", title)
-	if d := r.get(f, "description"); d != "" {
+	if d := r.Get(f, "description"); d != "" {
 		e.Set("message", event.String(d))
 	} else {
 		e.SetString("message", title)
@@ -247,34 +254,34 @@ func build(r *rec, f *fastjson.Value) (*event.Event, string, error) {
 
 	// The resource.
 	res := f.Get("resource")
-	e.SetString("aws.guardduty.resource.type", r.get(res, "resourceType"))
+	e.SetString("aws.guardduty.resource.type", r.Get(res, "resourceType"))
 	var users []string
 	if ak := res.Get("accessKeyDetails"); ak != nil {
-		e.SetString("aws.guardduty.resource.access_key_details.access_key_id", r.get(ak, "accessKeyId"))
-		e.SetString("aws.guardduty.resource.access_key_details.user_type", r.get(ak, "userType"))
-		if u := r.get(ak, "userName"); u != "" {
+		e.SetString("aws.guardduty.resource.access_key_details.access_key_id", r.Get(ak, "accessKeyId"))
+		e.SetString("aws.guardduty.resource.access_key_details.user_type", r.Get(ak, "userType"))
+		if u := r.Get(ak, "userName"); u != "" {
 			e.Set("user.name", event.String(u))
 			users = append(users, u)
 		}
-		if pid := r.get(ak, "principalId"); pid != "" {
+		if pid := r.Get(ak, "principalId"); pid != "" {
 			e.Set("user.id", event.String(pid))
 			users = append(users, pid)
 		}
 	}
 	if ku := res.Get("kubernetesDetails", "kubernetesUserDetails"); ku != nil {
-		if u := r.get(ku, "username"); u != "" {
+		if u := r.Get(ku, "username"); u != "" {
 			if _, ok := e.Get("user.name"); !ok {
 				e.Set("user.name", event.String(u))
 			}
 			users = append(users, u)
 		}
-		if uid := r.get(ku, "uid"); uid != "" {
+		if uid := r.Get(ku, "uid"); uid != "" {
 			if _, ok := e.Get("user.id"); !ok {
 				e.Set("user.id", event.String(uid))
 			}
 		}
 	}
-	if u := r.get(res, "rdsDbUserDetails", "user"); u != "" {
+	if u := r.Get(res, "rdsDbUserDetails", "user"); u != "" {
 		if _, ok := e.Get("user.name"); !ok {
 			e.Set("user.name", event.String(u))
 		}
@@ -284,25 +291,25 @@ func build(r *rec, f *fastjson.Value) (*event.Event, string, error) {
 		e.Set("related.user", event.Strings(dedup(users)...))
 	}
 	if inst := res.Get("instanceDetails"); inst != nil {
-		if iid := r.get(inst, "instanceId"); iid != "" {
+		if iid := r.Get(inst, "instanceId"); iid != "" {
 			e.Set("cloud.instance.id", event.String(iid))
 			e.Set("host.id", event.String(iid))
 		}
-		if it := r.get(inst, "instanceType"); it != "" {
+		if it := r.Get(inst, "instanceType"); it != "" {
 			e.Set("cloud.machine.type", event.String(it))
 		}
-		e.SetString("cloud.availability_zone", r.get(inst, "availabilityZone"))
-		e.SetString("host.os.platform", r.get(inst, "platform"))
+		e.SetString("cloud.availability_zone", r.Get(inst, "availabilityZone"))
+		e.SetString("host.os.platform", r.Get(inst, "platform"))
 	}
 	e.SetString("aws.guardduty.resource.s3_bucket.name", firstBucket(r, res))
-	e.SetString("orchestrator.cluster.name", r.get(res, "eksClusterDetails", "name"))
+	e.SetString("orchestrator.cluster.name", r.Get(res, "eksClusterDetails", "name"))
 
 	// The service's view: action, counts, state.
 	svc := f.Get("service")
-	e.SetString("cloud.service.name", r.get(svc, "serviceName"))
-	e.SetString("aws.guardduty.service.detector_id", r.get(svc, "detectorId"))
-	e.SetString("aws.guardduty.service.feature_name", r.get(svc, "featureName"))
-	e.SetString("aws.guardduty.service.resource_role", r.get(svc, "resourceRole"))
+	e.SetString("cloud.service.name", r.Get(svc, "serviceName"))
+	e.SetString("aws.guardduty.service.detector_id", r.Get(svc, "detectorId"))
+	e.SetString("aws.guardduty.service.feature_name", r.Get(svc, "featureName"))
+	e.SetString("aws.guardduty.service.resource_role", r.Get(svc, "resourceRole"))
 	if c := svc.Get("count"); c != nil && c.Type() == fastjson.TypeNumber {
 		e.Set("aws.guardduty.service.count", event.Int(c.GetInt64()))
 	}
@@ -322,23 +329,23 @@ func build(r *rec, f *fastjson.Value) (*event.Event, string, error) {
 	}
 	action(r, e, svc.Get("action"))
 	if proc := svc.Get("runtimeDetails", "process"); proc != nil {
-		e.SetString("process.name", r.get(proc, "name"))
-		e.SetString("process.executable", r.get(proc, "executablePath"))
-		e.SetString("process.working_directory", r.get(proc, "pwd"))
+		e.SetString("process.name", r.Get(proc, "name"))
+		e.SetString("process.executable", r.Get(proc, "executablePath"))
+		e.SetString("process.working_directory", r.Get(proc, "pwd"))
 		if pid := proc.Get("pid"); pid != nil && pid.Type() == fastjson.TypeNumber {
 			e.Set("process.pid", event.Int(pid.GetInt64()))
 		}
-		e.SetString("process.hash.sha256", r.get(proc, "executableSha256"))
+		e.SetString("process.hash.sha256", r.Get(proc, "executableSha256"))
 	}
 	return e, "", nil
 }
 
 // action maps service.action: what was done, from where, to where.
-func action(r *rec, e *event.Event, a *fastjson.Value) {
+func action(r *jsonrec.Rec, e *event.Event, a *fastjson.Value) {
 	if a == nil || a.Type() != fastjson.TypeObject {
 		return
 	}
-	at := r.get(a, "actionType")
+	at := r.Get(a, "actionType")
 	e.SetString("event.action", at)
 	e.SetString("aws.guardduty.service.action.action_type", at)
 	var ips []string
@@ -362,20 +369,20 @@ func action(r *rec, e *event.Event, a *fastjson.Value) {
 		return s
 	}
 	if api := a.Get("awsApiCallAction"); api != nil {
-		e.SetString("event.provider", r.get(api, "serviceName"))
-		e.SetString("aws.guardduty.service.action.api", r.get(api, "api"))
-		if ip := addIP(r.get(api, "remoteIpDetails", "ipAddressV4")); ip != "" {
+		e.SetString("event.provider", r.Get(api, "serviceName"))
+		e.SetString("aws.guardduty.service.action.api", r.Get(api, "api"))
+		if ip := addIP(r.Get(api, "remoteIpDetails", "ipAddressV4")); ip != "" {
 			e.Set("source.ip", event.String(ip))
 		}
 	}
 	if nc := a.Get("networkConnectionAction"); nc != nil {
-		remote := addIP(r.get(nc, "remoteIpDetails", "ipAddressV4"))
-		local := addIP(r.get(nc, "localIpDetails", "ipAddressV4"))
+		remote := addIP(r.Get(nc, "remoteIpDetails", "ipAddressV4"))
+		local := addIP(r.Get(nc, "localIpDetails", "ipAddressV4"))
 		rport, lport := nc.Get("remotePortDetails", "port"), nc.Get("localPortDetails", "port")
-		if t := r.get(nc, "protocol"); t != "" && t != "Unknown" {
+		if t := r.Get(nc, "protocol"); t != "" && t != "Unknown" {
 			e.Set("network.transport", event.String(strings.ToLower(t)))
 		}
-		switch dir := r.get(nc, "connectionDirection"); dir {
+		switch dir := r.Get(nc, "connectionDirection"); dir {
 		case "OUTBOUND":
 			e.Set("network.direction", event.String("outbound"))
 			setIPPort(e, "source", local, lport)
@@ -390,8 +397,8 @@ func action(r *rec, e *event.Event, a *fastjson.Value) {
 	}
 	if pp := a.Get("portProbeAction"); pp != nil {
 		for i, d := range pp.GetArray("portProbeDetails") {
-			remote := addIP(r.get(d, "remoteIpDetails", "ipAddressV4"))
-			local := addIP(r.get(d, "localIpDetails", "ipAddressV4"))
+			remote := addIP(r.Get(d, "remoteIpDetails", "ipAddressV4"))
+			local := addIP(r.Get(d, "localIpDetails", "ipAddressV4"))
 			if i == 0 {
 				setIPPort(e, "source", remote, nil)
 				setIPPort(e, "destination", local, d.Get("localPortDetails", "port"))
@@ -399,28 +406,28 @@ func action(r *rec, e *event.Event, a *fastjson.Value) {
 		}
 	}
 	if k := a.Get("kubernetesApiCallAction"); k != nil {
-		e.SetString("aws.guardduty.service.action.api", r.get(k, "verb"))
-		e.SetString("url.path", r.get(k, "requestUri"))
-		if ip := addIP(r.get(k, "remoteIpDetails", "ipAddressV4")); ip != "" {
+		e.SetString("aws.guardduty.service.action.api", r.Get(k, "verb"))
+		e.SetString("url.path", r.Get(k, "requestUri"))
+		if ip := addIP(r.Get(k, "remoteIpDetails", "ipAddressV4")); ip != "" {
 			e.Set("source.ip", event.String(ip))
 		}
 		for _, s := range k.GetArray("sourceIps") {
-			if ip := addIP(r.text(s)); ip != "" {
+			if ip := addIP(r.Text(s)); ip != "" {
 				if _, ok := e.Get("source.ip"); !ok {
 					e.Set("source.ip", event.String(ip))
 				}
 			}
 		}
-		e.SetString("user_agent.original", r.get(k, "userAgent"))
+		e.SetString("user_agent.original", r.Get(k, "userAgent"))
 	}
 	if rds := a.Get("rdsLoginAttemptAction"); rds != nil {
-		if ip := addIP(r.get(rds, "remoteIpDetails", "ipAddressV4")); ip != "" {
+		if ip := addIP(r.Get(rds, "remoteIpDetails", "ipAddressV4")); ip != "" {
 			e.Set("source.ip", event.String(ip))
 		}
 	}
 	if dns := a.Get("dnsRequestAction"); dns != nil {
-		e.SetString("dns.question.name", r.get(dns, "domain"))
-		if t := r.get(dns, "protocol"); t != "" {
+		e.SetString("dns.question.name", r.Get(dns, "domain"))
+		if t := r.Get(dns, "protocol"); t != "" {
 			e.Set("network.transport", event.String(strings.ToLower(t)))
 		}
 	}
@@ -442,9 +449,9 @@ func setIPPort(e *event.Event, side, ip string, port *fastjson.Value) {
 }
 
 // firstBucket returns the name of the first S3 bucket of an S3 finding.
-func firstBucket(r *rec, res *fastjson.Value) string {
+func firstBucket(r *jsonrec.Rec, res *fastjson.Value) string {
 	for _, b := range res.GetArray("s3BucketDetails") {
-		if n := r.get(b, "name"); n != "" {
+		if n := r.Get(b, "name"); n != "" {
 			return n
 		}
 	}
@@ -466,12 +473,12 @@ func severityLabel(s float64) string {
 }
 
 // timeField parses an RFC 3339 time; absent is the zero time, not an error.
-func timeField(r *rec, v *fastjson.Value, key string) (time.Time, error) {
+func timeField(r *jsonrec.Rec, v *fastjson.Value, key string) (time.Time, error) {
 	x := v.Get(key)
 	if x == nil || x.Type() == fastjson.TypeNull {
 		return time.Time{}, nil
 	}
-	s := r.text(x)
+	s := r.Text(x)
 	if s == "" {
 		return time.Time{}, fmt.Errorf("field %s: not a time: %s", key, x)
 	}

@@ -63,6 +63,8 @@ func TestDetect(t *testing.T) {
 		// Security Hub's ASFF copy of a GuardDuty finding.
 		{"asff.json", []byte(`{"SchemaVersion":"2018-10-08","Id":"arn:aws:guardduty:eu-central-1:111122223333:detector/d/finding/a1","ProductArn":"arn:aws:securityhub:eu-central-1::product/aws/guardduty","GeneratorId":"arn:aws:guardduty:eu-central-1:111122223333:detector/d","AwsAccountId":"111122223333"}`), false},
 		{"other.json", []byte(`{"schemaVersion":"1.0","type":"x"}`), false},
+		// A Security Hub EventBridge event with a GuardDuty finding in it.
+		{"fh.json", []byte(`{"version":"0","detail-type":"Security Hub Findings - Imported","source":"aws.securityhub","detail":{"findings":[{"SchemaVersion":"2018-10-08","Id":"arn:aws:guardduty:eu-west-1:555566667777:detector/d/finding/f","ProductArn":"arn:aws:securityhub:eu-west-1::product/aws/guardduty"}]}}`), false},
 	}
 	for _, c := range cases {
 		typ := parse.Detect(c.name, parse.ParseKey(c.name), c.head)
@@ -96,4 +98,18 @@ func BenchmarkParse(b *testing.B) {
 	// The good findings of the golden export (its first eight lines, one an empty wrapper).
 	lines := bytes.SplitAfter(data, []byte("\n"))
 	parsetest.Bench(b, "guardduty", parsetest.Repeat(bytes.Join(lines[:8], nil), 8<<20))
+}
+
+// TestEmptyFindings: a findings document without findings, alone or as a line of an export, is a
+// record skipped on purpose.
+func TestEmptyFindings(t *testing.T) {
+	for in, skipped := range map[string]int{
+		`{"findings":[]}`:                      1,
+		"{\"findings\":[]}\n{\"findings\":[]}": 2,
+	} {
+		evs, rejs, st := parsetest.Run(t, "guardduty", "x", []byte(in), 0)
+		if len(evs) != 0 || len(rejs) != 0 || st.Skipped != skipped {
+			t.Errorf("%q: %d events, %d rejects, %d skipped; want %d skipped", in, len(evs), len(rejs), st.Skipped, skipped)
+		}
+	}
 }

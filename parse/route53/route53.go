@@ -38,6 +38,7 @@ import (
 	"github.com/ramen-siem/ramen/decode"
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
+	"github.com/ramen-siem/ramen/parse/internal/jsonrec"
 )
 
 func init() {
@@ -127,7 +128,7 @@ func first(br *bufio.Reader) byte {
 func parseJSON(ctx context.Context, in *parse.Input) error {
 	rs := in.JSONRecords()
 	var p fastjson.Parser
-	var r rec
+	var r jsonrec.Rec
 	for {
 		ok, err := rs.Next()
 		if !ok {
@@ -164,7 +165,7 @@ func parseJSON(ctx context.Context, in *parse.Input) error {
 func parseLines(ctx context.Context, in *parse.Input) error {
 	ls := in.Lines()
 	var p fastjson.Parser
-	var r rec
+	var r jsonrec.Rec
 	for {
 		ok, err := ls.Next()
 		if !ok {
@@ -261,19 +262,19 @@ func source(e *event.Event, addr string) string {
 }
 
 // resolver maps one Route 53 Resolver query log record. query_name and query_timestamp make it one.
-func resolver(p *fastjson.Parser, r *rec, orig string) (*event.Event, string, error) {
-	v, err := r.parse(p, orig)
+func resolver(p *fastjson.Parser, r *jsonrec.Rec, orig string) (*event.Event, string, error) {
+	v, err := r.Parse(p, orig)
 	if err != nil {
 		return nil, "json", fmt.Errorf("invalid JSON: %w", err)
 	}
 	if v.Type() != fastjson.TypeObject {
 		return nil, "json", fmt.Errorf("a Resolver query log record is a JSON object, not %s", v.Type())
 	}
-	qname := r.get(v, "query_name")
+	qname := r.Get(v, "query_name")
 	if qname == "" {
 		return nil, "fields", errors.New("field query_name: missing (not a Route 53 Resolver query log record)")
 	}
-	ts := r.get(v, "query_timestamp")
+	ts := r.Get(v, "query_timestamp")
 	if ts == "" {
 		return nil, "time", errors.New("field query_timestamp: missing")
 	}
@@ -284,27 +285,27 @@ func resolver(p *fastjson.Parser, r *rec, orig string) (*event.Event, string, er
 
 	e := event.New("route53", orig, 40)
 	e.Timestamp = t.UTC()
-	rcode := r.get(v, "rcode")
+	rcode := r.Get(v, "rcode")
 	common(e, rcode)
-	e.SetString("cloud.account.id", r.get(v, "account_id"))
-	e.SetString("cloud.region", r.get(v, "region"))
-	e.SetString("aws.route53.version", r.get(v, "version"))
-	e.SetString("aws.route53.vpc_id", r.get(v, "vpc_id"))
-	if inst := r.get(v, "srcids", "instance"); inst != "" {
+	e.SetString("cloud.account.id", r.Get(v, "account_id"))
+	e.SetString("cloud.region", r.Get(v, "region"))
+	e.SetString("aws.route53.version", r.Get(v, "version"))
+	e.SetString("aws.route53.vpc_id", r.Get(v, "vpc_id"))
+	if inst := r.Get(v, "srcids", "instance"); inst != "" {
 		e.Set("cloud.instance.id", event.String(inst))
 		e.Set("aws.route53.instance_id", event.String(inst))
 	}
-	e.SetString("aws.route53.resolver_endpoint_id", r.get(v, "srcids", "resolver_endpoint"))
+	e.SetString("aws.route53.resolver_endpoint_id", r.Get(v, "srcids", "resolver_endpoint"))
 
-	qtype := r.get(v, "query_type")
+	qtype := r.Get(v, "query_type")
 	name := strings.TrimSuffix(qname, ".")
 	e.SetString("dns.question.name", name)
 	e.SetString("dns.question.type", qtype)
-	e.SetString("dns.question.class", r.get(v, "query_class"))
-	transport(e, r.get(v, "transport"))
+	e.SetString("dns.question.class", r.Get(v, "query_class"))
+	transport(e, r.Get(v, "transport"))
 
 	ips := make([]string, 0, 4)
-	if s := source(e, r.get(v, "srcaddr")); s != "" {
+	if s := source(e, r.Get(v, "srcaddr")); s != "" {
 		ips = append(ips, s)
 	}
 	if port := v.Get("srcport"); port != nil {
@@ -330,8 +331,8 @@ func resolver(p *fastjson.Parser, r *rec, orig string) (*event.Event, string, er
 		b := make([]byte, 0, 64*len(ans))
 		b = append(b, '[')
 		for i, a := range ans {
-			data := strings.TrimSuffix(r.get(a, "Rdata"), ".")
-			typ, class := r.get(a, "Type"), r.get(a, "Class")
+			data := strings.TrimSuffix(r.Get(a, "Rdata"), ".")
+			typ, class := r.Get(a, "Type"), r.Get(a, "Class")
 			if i > 0 {
 				b = append(b, ',')
 			}
@@ -377,10 +378,10 @@ func resolver(p *fastjson.Parser, r *rec, orig string) (*event.Event, string, er
 	}
 
 	// DNS Firewall.
-	e.SetString("aws.route53.firewall.action", r.get(v, "firewall_rule_action"))
-	e.SetString("aws.route53.firewall.rule_group.id", r.get(v, "firewall_rule_group_id"))
-	e.SetString("aws.route53.firewall.domain_list.id", r.get(v, "firewall_domain_list_id"))
-	e.SetString("aws.route53.firewall.protection", r.get(v, "firewall_protection"))
+	e.SetString("aws.route53.firewall.action", r.Get(v, "firewall_rule_action"))
+	e.SetString("aws.route53.firewall.rule_group.id", r.Get(v, "firewall_rule_group_id"))
+	e.SetString("aws.route53.firewall.domain_list.id", r.Get(v, "firewall_domain_list_id"))
+	e.SetString("aws.route53.firewall.protection", r.Get(v, "firewall_protection"))
 	return e, "", nil
 }
 

@@ -142,14 +142,15 @@ type layout struct {
 	name   string
 	cols   []column
 	status int // index of log-status, checked by the sniffer
+	size   int // sizeOf(cols)
 }
 
 // headerless are the formats recognised by their number of fields when an object has no header line
 // (records that went through CloudWatch Logs never have one). The default format is the only one AWS
 // fixes; the others are "all fields, in the order of the documentation's table", which is what the
 // console and most templates produce and what Elastic's integration also recognises by field count.
-var headerless = func() map[int]layout {
-	m := map[int]layout{}
+// They are indexed by their number of fields (a table, not a map: it is looked up for every record).
+var headerless = func() (t [64]*layout) {
 	for _, l := range []layout{
 		{name: "the default format (version 2)", cols: columnsOf(v2Names...)},
 		{name: "all fields of versions 2 to 5", cols: columnsOf(v5Names...)},
@@ -157,15 +158,24 @@ var headerless = func() map[int]layout {
 		{name: "all fields of versions 2 to 8", cols: columnsOf(v8Names...)},
 		{name: "the transit gateway default format (version 6)", cols: columnsOf(tgwNames...)},
 	} {
+		l.size = sizeOf(l.cols)
 		for i, c := range l.cols {
 			if c.name == "log-status" {
 				l.status = i
 			}
 		}
-		m[len(l.cols)] = l
+		t[len(l.cols)] = &l
 	}
-	return m
+	return t
 }()
+
+// headerlessLayout returns the layout of records of n fields without a header, or nil.
+func headerlessLayout(n int) *layout {
+	if n < 0 || n >= len(headerless) {
+		return nil
+	}
+	return headerless[n]
+}
 
 // protocols names the IANA protocol numbers, as Elastic's pipeline does (network.transport).
 var protocols = func() (t [256]string) {

@@ -24,15 +24,21 @@
 // The mapping follows Elastic's AWS integration: @timestamp and event.end from end, event.start from
 // start, source/destination address, ip and port, network.iana_number and network.transport,
 // source.bytes/packets copied to network.bytes/packets (a flow record counts one direction), network.type
-// from the address family, network.direction from flow-direction, event.outcome success/failure from
-// ACCEPT/REJECT, cloud.region and cloud.availability_zone from region and az-id, ECS task fields under
-// orchestrator.* and service.name, and the rest under aws.vpcflow.*. Where Elastic contradicts itself
-// (event.type "allowed"/"denied" and event.action only for some versions) this package does the same
-// thing for every record; see the conformance test for the list.
+// from the address family, network.direction from flow-direction, event.action and event.outcome
+// (success/failure) from action, event.reason from reject-reason, cloud.region and
+// cloud.availability_zone from region and az-id, cloud.instance.id from instance-id, ECS task fields
+// under orchestrator.* and service.name, and the rest under aws.vpcflow.* (snake_case). Deliberate
+// differences: event.type is ["connection","allowed"] or ["connection","denied"] for every record
+// with an action (Elastic does that only for its v7/v8 layout); "-" is never stored (Elastic keeps a
+// "-" region and availability zone); related.ip also holds pkt-srcaddr/pkt-dstaddr when they differ
+// from srcaddr/dstaddr (the client behind a NAT or transit gateway interface), without duplicates;
+// srcaddr and dstaddr must be IP addresses and numbers must be numbers, or the record is rejected.
 //
-// The hot path takes one string of the line (event.original) and substrings of it for every field,
-// parses numbers with strconv and addresses with net/netip on those substrings, and uses static tables
-// for protocol names, TCP flag lists and category lists: no maps, regexps or fmt per record.
+// Speed: the hot path takes one string of the line (event.original) and substrings of it for every
+// field, parses numbers and addresses on those substrings, and uses static tables for protocol names,
+// TCP flag lists and category lists: no maps, regexps or fmt per record. An event of the default
+// format is one allocation (the Event, its fields and its related.ip list share a block): at 72 bytes
+// a field, writing the event's memory is most of the cost.
 package vpcflow
 
 import (
@@ -40,6 +46,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -90,7 +97,7 @@ func sniff(head []byte) bool {
 		return false
 	}
 	if cols, ok := headerColumns(line); ok {
-		return len(cols) >= 2
+		return len(cols) >= 3 // a custom format of one or two fields is too little to tell
 	}
 	var toks [maxFields]string
 	n := split(line, toks[:])
@@ -98,8 +105,8 @@ func sniff(head []byte) bool {
 	if skipExportTime(f) {
 		f, n = f[1:], n-1
 	}
-	l, ok := headerless[n]
-	if !ok {
+	l := headerlessLayout(n)
+	if l == nil {
 		return false
 	}
 	switch f[l.status] {
@@ -117,25 +124,25 @@ const maxFields = 128
 // split cuts s at runs of spaces into toks and returns the number of fields (which may exceed
 // len(toks): the extra ones are counted only).
 func split(s string, toks []string) int {
-	n := 0
-	for i := 0; i < len(s); {
-		for i < len(s) && s[i] == ' ' {
-			i++
+	n, start := 0, -1
+	for i := 0; i < len(s); i++ {
+		if s[i] == ' ' {
+			if start >= 0 {
+				if n < len(toks) {
+					toks[n] = s[start:i]
+				}
+				n++
+				start = -1
+			}
+		} else if start < 0 {
+			start = i
 		}
-		if i == len(s) {
-			break
-		}
-		j := strings.IndexByte(s[i:], ' ')
-		if j < 0 {
-			j = len(s)
-		} else {
-			j += i
-		}
+	}
+	if start >= 0 {
 		if n < len(toks) {
-			toks[n] = s[i:j]
+			toks[n] = s[start:]
 		}
 		n++
-		i = j
 	}
 	return n
 }
@@ -202,6 +209,22 @@ func headerColumns(line string) ([]column, bool) {
 type format struct {
 	cols []column
 	line int // the header's line number
+	size int // sizeOf(cols)
+}
+
+// sizeOf is the most fields build can set for these columns.
+func sizeOf(cols []column) int {
+	n := 6 // kind, category, outcome, type, network.type, related.ip
+	for _, c := range cols {
+		switch c.op {
+		case opSkip:
+		case opAccount, opInstance, opSrcAddr, opDstAddr, opProtocol, opPackets, opBytes, opAction, opTCPFlags:
+			n += 2
+		default:
+			n++
+		}
+	}
+	return n
 }
 
 // Parse reads one object of flow log records.
@@ -233,7 +256,13 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		}
 		if maybeHeader(b) {
 			if cols, ok := headerColumns(string(b)); ok {
-				hdr = &format{cols: cols, line: num}
+				if len(cols) > maxFields {
+					records++
+					in.Reject(num, 0, off, "fields", fmt.Errorf("line %d: a header line of %d fields; a flow log has at most %d", num, len(cols), maxFields), b)
+					hdr = &format{line: num} // its records cannot be read either
+					continue
+				}
+				hdr = &format{cols: cols, line: num, size: sizeOf(cols)}
 				headers++
 				continue
 			}
@@ -245,23 +274,34 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		if skipExportTime(f) {
 			f, n = f[1:], n-1
 		}
-		var cols []column
+		if n > len(f) {
+			in.Reject(num, 0, off, "fields", fmt.Errorf("line %d: %d fields; a flow log record has at most %d", num, n, maxFields), b)
+			continue
+		}
+		var (
+			cols []column
+			size int
+		)
 		if hdr != nil {
+			if hdr.cols == nil {
+				in.Reject(num, 0, off, "fields", fmt.Errorf("line %d: the header line %d, which this record follows, was rejected", num, hdr.line), b)
+				continue
+			}
 			if n != len(hdr.cols) {
 				in.Reject(num, 0, off, "fields", fmt.Errorf("line %d: %d fields, but the header line %d names %d", num, n, hdr.line, len(hdr.cols)), b)
 				continue
 			}
-			cols = hdr.cols
+			cols, size = hdr.cols, hdr.size
 		} else {
-			l, ok := headerless[n]
-			if !ok {
+			l := headerlessLayout(n)
+			if l == nil {
 				in.Reject(num, 0, off, "fields", fmt.Errorf("line %d: %d fields, but a record without a header line must have the 14 fields of the default format (version 2) "+
 					"(or 29, 36, 39 or 40 for the all-fields and transit gateway formats); a custom format needs its header line", num, n), b)
 				continue
 			}
-			cols = l.cols
+			cols, size = l.cols, l.size
 		}
-		e, reason, err := build(line, f, cols)
+		e, reason, err := build(line, f, cols, size)
 		if err != nil {
 			in.Reject(num, 0, off, reason, fmt.Errorf("line %d: %w", num, err), b)
 			continue
@@ -307,38 +347,51 @@ func (e *fieldError) Error() string {
 	return "field " + e.name + ": " + strconv.Quote(e.value) + " " + e.problem
 }
 
-// build maps one record: f are its fields (substrings of line), cols their meaning.
-func build(line string, f []string, cols []column) (*event.Event, string, error) {
-	e := event.New(Name, line, 2*len(cols)+12)
+// build maps one record: f are its fields (substrings of line), cols their meaning, size the most
+// fields the event can get (see sizeOf).
+func build(line string, f []string, cols []column, size int) (*event.Event, string, error) {
+	// An event of up to blockFields fields (every default-format record) is one allocation: the
+	// Event, its field slice and its related.ip list share a block. Larger ones take three.
+	var (
+		blk *block
+		fs  fields
+		ips []string
+	)
+	if size <= blockFields {
+		blk = new(block)
+		fs.f, ips = blk.fields[:], blk.ips[:0]
+	} else {
+		fs.f = make([]event.Field, size+emitFields)
+	}
+	var ts time.Time
 	var (
 		src, dst, pktSrc, pktDst string
 		start, end               time.Time
 		action                   string
 		family                   string
 	)
-	add := func(k string, v event.Value) { e.Fields = append(e.Fields, event.Field{Key: k, Value: v}) }
-	for i, c := range cols {
-		v := f[i]
+	for i := range cols {
+		c, v := &cols[i], f[i]
 		if v == "-" || v == "" || c.op == opSkip {
 			continue
 		}
 		switch c.op {
 		case opString:
-			add(c.key, event.String(v))
+			fs.add(c.key, event.String(v))
 		case opInt:
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
+			n, ok := atoi(v, math.MaxInt64)
+			if !ok {
 				return nil, "number", &fieldError{c.name, v, "is not a count"}
 			}
-			add(c.key, event.Int(n))
+			fs.add(c.key, event.Int(int64(n)))
 		case opAccount:
-			add(c.key, event.String(v))
+			fs.add(c.key, event.String(v))
 			if v != "unknown" {
-				add("cloud.account.id", event.String(v))
+				fs.add("cloud.account.id", event.String(v))
 			}
 		case opInstance:
-			add(c.key, event.String(v))
-			add("cloud.instance.id", event.String(v))
+			fs.add(c.key, event.String(v))
+			fs.add("cloud.instance.id", event.String(v))
 		case opSrcAddr, opDstAddr:
 			a, err := netip.ParseAddr(v)
 			if err != nil {
@@ -357,14 +410,14 @@ func build(line string, f []string, cols []column) (*event.Event, string, error)
 				}
 			}
 			if side == "source" {
-				add("source.address", event.String(v))
-				add("source.ip", event.String(v))
+				fs.add("source.address", event.String(v))
+				fs.add("source.ip", event.String(v))
 			} else {
-				add("destination.address", event.String(v))
-				add("destination.ip", event.String(v))
+				fs.add("destination.address", event.String(v))
+				fs.add("destination.ip", event.String(v))
 			}
 		case opPktAddr:
-			add(c.key, event.String(v))
+			fs.add(c.key, event.String(v))
 			if _, err := netip.ParseAddr(v); err == nil {
 				if c.name == "pkt-srcaddr" {
 					pktSrc = v
@@ -373,101 +426,142 @@ func build(line string, f []string, cols []column) (*event.Event, string, error)
 				}
 			}
 		case opSrcPort, opDstPort:
-			n, err := strconv.ParseUint(v, 10, 16)
-			if err != nil {
+			n, ok := atoi(v, 65535)
+			if !ok {
 				return nil, "number", &fieldError{c.name, v, "is not a port number"}
 			}
-			add(c.key, event.Int(int64(n)))
+			fs.add(c.key, event.Int(int64(n)))
 		case opProtocol:
-			n, err := strconv.ParseUint(v, 10, 8)
-			if err != nil {
+			n, ok := atoi(v, 255)
+			if !ok {
 				return nil, "number", &fieldError{c.name, v, "is not an IANA protocol number"}
 			}
-			add("network.iana_number", event.String(v))
+			fs.add("network.iana_number", event.String(v))
 			if t := protocols[n]; t != "" {
-				add("network.transport", event.String(t))
+				fs.add("network.transport", event.String(t))
 			}
 		case opPackets, opBytes:
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
+			u, ok := atoi(v, math.MaxInt64)
+			if !ok {
 				return nil, "number", &fieldError{c.name, v, "is not a count"}
 			}
+			n := event.Int(int64(u))
 			if c.op == opPackets {
-				add("source.packets", event.Int(n))
-				add("network.packets", event.Int(n))
+				fs.add("source.packets", n)
+				fs.add("network.packets", n)
 			} else {
-				add("source.bytes", event.Int(n))
-				add("network.bytes", event.Int(n))
+				fs.add("source.bytes", n)
+				fs.add("network.bytes", n)
 			}
 		case opStart, opEnd:
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 || n > maxUnix {
+			n, ok := atoi(v, maxUnix)
+			if !ok {
 				return nil, "time", &fieldError{c.name, v, "is not a time in Unix seconds"}
 			}
-			t := time.Unix(n, 0).UTC()
-			add(c.key, event.Time(t))
+			t := time.Unix(int64(n), 0).UTC()
+			fs.add(c.key, event.Time(t))
 			if c.op == opStart {
 				start = t
 			} else {
 				end = t
 			}
 		case opAction:
-			add(c.key, event.String(v))
-			add("event.action", event.String(v))
+			fs.add(c.key, event.String(v))
+			fs.add("event.action", event.String(v))
 			action = v
 		case opTCPFlags:
-			n, err := strconv.ParseUint(v, 10, 16)
-			if err != nil {
+			n, ok := atoi(v, 65535)
+			if !ok {
 				return nil, "number", &fieldError{c.name, v, "is not a TCP flags bitmask"}
 			}
-			add(c.key, event.String(v))
+			fs.add(c.key, event.String(v))
 			if l := tcpFlags[n&63]; len(l) > 0 {
-				add("aws.vpcflow.tcp_flags_array", event.Strings(l...))
+				fs.add("aws.vpcflow.tcp_flags_array", event.Strings(l...))
 			}
 		}
 	}
-	e.Timestamp = end
+	ts = end
 	if end.IsZero() {
-		e.Timestamp = start
+		ts = start
 	}
-	add("event.kind", event.String("event"))
-	add("event.category", event.Strings(categoryNetwork...))
+	fs.add("event.kind", event.String("event"))
+	fs.add("event.category", event.Strings(categoryNetwork...))
 	switch action {
 	case "ACCEPT":
-		add("event.outcome", event.String("success"))
-		add("event.type", event.Strings(typeAllowed...))
+		fs.add("event.outcome", event.String("success"))
+		fs.add("event.type", event.Strings(typeAllowed...))
 	case "REJECT":
-		add("event.outcome", event.String("failure"))
-		add("event.type", event.Strings(typeDenied...))
+		fs.add("event.outcome", event.String("failure"))
+		fs.add("event.type", event.Strings(typeDenied...))
 	default:
-		add("event.type", event.Strings(typeConnection...))
+		fs.add("event.type", event.Strings(typeConnection...))
 	}
 	if family != "" {
-		add("network.type", event.String(family))
+		fs.add("network.type", event.String(family))
 	}
-	if ips := related(src, dst, pktSrc, pktDst); ips != nil {
-		add("related.ip", event.Strings(ips...))
+	if ips = related(ips, src, dst, pktSrc, pktDst); len(ips) > 0 {
+		fs.add("related.ip", event.Strings(ips...))
 	}
+	var e *event.Event
+	if blk != nil {
+		e = &blk.e
+	} else {
+		e = new(event.Event)
+	}
+	e.Type, e.Original, e.Timestamp, e.Fields = Name, line, ts, fs.f[:fs.n]
 	return e, "", nil
+}
+
+// blockFields is the most fields of an event built in a block: those of the default format.
+const blockFields = 27
+
+// block is the memory of one event of up to blockFields fields.
+type block struct {
+	e      event.Event
+	fields [blockFields + emitFields]event.Field
+	ips    [4]string
+}
+
+// emitFields is how many fields parse.Input.Emit may add.
+const emitFields = 6
+
+// fields collects an event's fields in f, which has room for all of them (see sizeOf). It does not
+// look for an earlier field of the same key, as event.Set does: build sets each key once.
+type fields struct {
+	f []event.Field
+	n int
+}
+
+func (f *fields) add(k string, v event.Value) {
+	f.f[f.n] = event.Field{Key: k, Value: v}
+	f.n++
+}
+
+// atoi parses a decimal number of at most max, digits only (no sign). It is strconv.ParseUint without
+// the error value and the bases, which the hot path does not need.
+func atoi(s string, max uint64) (uint64, bool) {
+	if len(s) == 0 || len(s) > 19 {
+		return 0, false
+	}
+	var n uint64
+	for i := 0; i < len(s); i++ {
+		d := s[i] - '0'
+		if d > 9 {
+			return 0, false
+		}
+		n = n*10 + uint64(d)
+	}
+	return n, n <= max
 }
 
 // maxUnix is the last second an event time can hold (as Unix nanoseconds, in April 2262): a later
 // "time" is junk.
 const maxUnix = 1<<63/1_000_000_000 - 1
 
-// related lists the distinct addresses of a record: source and destination, then the packet-level
-// ones when they differ (the original client behind a NAT gateway or a transit gateway interface).
-func related(a ...string) []string {
-	n := 0
-	for i, s := range a {
-		if s != "" && !seenBefore(a[:i], s) {
-			n++
-		}
-	}
-	if n == 0 {
-		return nil
-	}
-	out := make([]string, 0, n)
+// related appends to out the distinct addresses of a record: source and destination, then the
+// packet-level ones when they differ (the original client behind a NAT gateway or a transit gateway
+// interface).
+func related(out []string, a ...string) []string {
 	for i, s := range a {
 		if s != "" && !seenBefore(a[:i], s) {
 			out = append(out, s)

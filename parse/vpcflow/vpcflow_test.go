@@ -116,6 +116,8 @@ func TestDetect(t *testing.T) {
 		{"/tmp/x.log", "2 111122223333 eni-0a1b2c3d4e5f60718 10.0.1.15 198.51.100.7 49152 443 6 12 5830 1700000000 1700000055 ACCEPT FINE\n", false},
 		{"/tmp/x.log", "version 1.2 of something\n", false},
 		{"/tmp/x.log", "type\n", false},
+		{"/tmp/x.log", "start end\n100 200\n", false},
+		{"/tmp/x.log", "1.0 2017-12-13T08:15:50.235Z Z123412341234 example.com A NOERROR UDP FRA6 192.0.2.1 -\n", false},
 		{"/tmp/x.log", "Jan  2 03:04:05 host sshd[42]: Accepted publickey for root from 192.0.2.1 port 22 ssh2\n", false},
 		{"/tmp/x.log", "", false},
 	}
@@ -206,4 +208,11 @@ func BenchmarkParse(b *testing.B) {
 	}
 	data := parsetest.Repeat([]byte(sb.String()), 8<<20)
 	parsetest.Bench(b, Name, data)
+}
+
+// TestBlockSize keeps the one-allocation block in step with the default format's fields.
+func TestBlockSize(t *testing.T) {
+	if got := headerlessLayout(14).size; got != blockFields {
+		t.Errorf("the default format builds up to %d fields, blockFields is %d", got, blockFields)
+	}
 }

@@ -10,7 +10,8 @@
 // The mapping follows Elastic's AWS integration (data stream aws.waf): the client is source.ip, the
 // request's method, version, path and query go to http.* and url.*, the terminating rule to rule.*,
 // the web ACL's ARN gives cloud.account.id, cloud.region and cloud.service.name, and the request
-// headers become one field each, aws.waf.request.headers.<Header-Name>. event.kind is "event" (every
+// headers one JSON object, aws.waf.request.headers (Elastic makes a field of each header name; names
+// are chosen by the client, and must not become columns). event.kind is "event" (every
 // inspected request is logged, most of them allowed: the log is an access log, not a list of
 // alerts) and event.category is ["web"], as in Elastic's published test output. Rule lists without
 // a fixed shape (terminating_rule_match_details, rule_group_list, non_terminating_matching_rules,
@@ -20,6 +21,7 @@ package waf
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -32,6 +34,7 @@ import (
 	"github.com/ramen-siem/ramen/decode"
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
+	"github.com/ramen-siem/ramen/parse/internal/jsonrec"
 )
 
 func init() {
@@ -85,7 +88,7 @@ func sniff(head []byte) bool {
 func Parse(ctx context.Context, in *parse.Input) error {
 	rs := in.JSONRecords()
 	var p fastjson.Parser
-	var r rec
+	var r jsonrec.Rec
 	for {
 		ok, err := rs.Next()
 		if !ok {
@@ -105,7 +108,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			// values) and cannot move past it: stop rather than loop.
 			return fmt.Errorf("record %d at byte offset %d: no JSON value where a record should start", rs.Num(), rs.Offset())
 		}
-		v, err := r.parse(&p, string(raw))
+		v, err := r.Parse(&p, string(raw))
 		if err != nil {
 			in.Reject(0, rs.Num(), rs.Offset(), "json", fmt.Errorf("invalid JSON: %w", err), raw)
 			continue
@@ -134,11 +137,11 @@ var (
 
 // build maps one record. A record without webaclId, httpRequest or a timestamp is not a WAF log
 // record; the reason returned with an error is the reject category.
-func build(r *rec, v *fastjson.Value) (*event.Event, string, error) {
+func build(r *jsonrec.Rec, v *fastjson.Value) (*event.Event, string, error) {
 	if v.Type() != fastjson.TypeObject {
 		return nil, "json", fmt.Errorf("a WAF log record is a JSON object, not %s", v.Type())
 	}
-	acl := r.get(v, "webaclId")
+	acl := r.Get(v, "webaclId")
 	if acl == "" {
 		return nil, "fields", errors.New("field webaclId: missing (not a WAF log record)")
 	}
@@ -155,48 +158,48 @@ func build(r *rec, v *fastjson.Value) (*event.Event, string, error) {
 		return nil, "time", fmt.Errorf("field timestamp: not epoch milliseconds: %s", tsv)
 	}
 
-	e := event.New("waf", r.orig, 48)
+	e := event.New("waf", r.Original(), 48)
 	e.Timestamp = time.UnixMilli(ms).UTC()
-	e.Set("event.kind", event.String("event"))
-	e.Set("event.category", event.Strings(categoryWeb...))
-	action := r.get(v, "action")
+	add(e, "event.kind", event.String("event"))
+	add(e, "event.category", event.Strings(categoryWeb...))
+	action := r.Get(v, "action")
 	switch action {
 	case "ALLOW":
-		e.Set("event.type", event.Strings(typeAllowed...))
+		add(e, "event.type", event.Strings(typeAllowed...))
 	case "BLOCK":
-		e.Set("event.type", event.Strings(typeDenied...))
+		add(e, "event.type", event.Strings(typeDenied...))
 	default:
 		// COUNT, CAPTCHA, CHALLENGE: the request was neither plainly allowed nor denied here.
-		e.Set("event.type", event.Strings(typeAccess...))
+		add(e, "event.type", event.Strings(typeAccess...))
 	}
-	e.SetString("event.action", action)
+	addString(e, "event.action", action)
 
 	// The web ACL: arn:<partition>:wafv2:<region>:<account>:<scope>/webacl/<name>/<id>.
-	e.Set("aws.waf.arn", event.String(acl))
+	add(e, "aws.waf.arn", event.String(acl))
 	if parts := strings.SplitN(acl, ":", 6); len(parts) == 6 && parts[0] == "arn" {
-		e.SetString("cloud.service.name", parts[2])
-		e.SetString("cloud.region", parts[3])
-		e.SetString("cloud.account.id", parts[4])
-		e.SetString("aws.waf.id", parts[5])
+		addString(e, "cloud.service.name", parts[2])
+		addString(e, "cloud.region", parts[3])
+		addString(e, "cloud.account.id", parts[4])
+		addString(e, "aws.waf.id", parts[5])
 	}
 
 	// The request.
-	if ip := r.get(req, "clientIp"); ip != "" {
+	if ip := r.Get(req, "clientIp"); ip != "" {
 		if a, err := netip.ParseAddr(ip); err == nil {
 			s := ip
 			if a.String() != ip {
 				s = a.String()
 			}
-			e.Set("source.ip", event.String(s))
-			e.Set("related.ip", event.Strings(s))
+			add(e, "source.ip", event.String(s))
+			add(e, "related.ip", event.Strings(s))
 		} else {
-			e.Set("source.address", event.String(ip))
+			add(e, "source.address", event.String(ip))
 		}
 	}
-	e.SetString("aws.waf.request.country", r.get(req, "country"))
-	e.SetString("http.request.method", r.get(req, "httpMethod"))
-	e.SetString("http.request.id", r.get(req, "requestId"))
-	if ver := r.get(req, "httpVersion"); ver != "" {
+	addString(e, "aws.waf.request.country", r.Get(req, "country"))
+	addString(e, "http.request.method", r.Get(req, "httpMethod"))
+	addString(e, "http.request.id", r.Get(req, "requestId"))
+	if ver := r.Get(req, "httpVersion"); ver != "" {
 		// "HTTP/1.1" -> network.protocol "http", http.version "1.1".
 		if i := strings.IndexByte(ver, '/'); i > 0 {
 			proto := ver[:i]
@@ -205,31 +208,31 @@ func build(r *rec, v *fastjson.Value) (*event.Event, string, error) {
 			} else {
 				proto = strings.ToLower(proto)
 			}
-			e.Set("network.protocol", event.String(proto))
-			e.SetString("http.version", ver[i+1:])
+			add(e, "network.protocol", event.String(proto))
+			addString(e, "http.version", ver[i+1:])
 			if proto == "http" {
-				e.Set("network.transport", event.String("tcp"))
+				add(e, "network.transport", event.String("tcp"))
 			}
 		}
 	}
-	e.SetString("url.path", r.get(req, "uri"))
-	e.SetString("url.query", r.get(req, "args"))
-	e.SetString("url.fragment", r.get(req, "fragment"))
-	e.SetString("url.scheme", r.get(req, "scheme"))
-	e.SetString("host.domain", r.get(req, "host"))
-	if ua := headers(r, e, "aws.waf.request.headers.", req.Get("headers")); ua != "" {
-		e.Set("user_agent.original", event.String(ua))
+	addString(e, "url.path", r.Get(req, "uri"))
+	addString(e, "url.query", r.Get(req, "args"))
+	addString(e, "url.fragment", r.Get(req, "fragment"))
+	addString(e, "url.scheme", r.Get(req, "scheme"))
+	addString(e, "host.domain", r.Get(req, "host"))
+	if ua := headers(r, e, "aws.waf.request.headers", req.Get("headers")); ua != "" {
+		add(e, "user_agent.original", event.String(ua))
 	}
-	headers(r, e, "aws.waf.request_headers_inserted.", v.Get("requestHeadersInserted"))
+	headers(r, e, "aws.waf.request_headers_inserted", v.Get("requestHeadersInserted"))
 
 	// The rules.
-	ruleID := r.get(v, "terminatingRuleId")
-	e.SetString("rule.id", ruleID)
-	e.SetString("rule.ruleset", r.get(v, "terminatingRuleType"))
+	ruleID := r.Get(v, "terminatingRuleId")
+	addString(e, "rule.id", ruleID)
+	addString(e, "rule.ruleset", r.Get(v, "terminatingRuleType"))
 	if name := groupRule(r, v.Get("ruleGroupList")); name != "" {
-		e.Set("rule.name", event.String(name))
+		add(e, "rule.name", event.String(name))
 	} else {
-		e.SetString("rule.name", ruleID)
+		addString(e, "rule.name", ruleID)
 	}
 	setJSON(e, "aws.waf.terminating_rule_match_details", v.Get("terminatingRuleMatchDetails"))
 	setJSON(e, "aws.waf.rule_group_list", v.Get("ruleGroupList"))
@@ -238,92 +241,117 @@ func build(r *rec, v *fastjson.Value) (*event.Event, string, error) {
 	if labels := v.GetArray("labels"); len(labels) > 0 {
 		l := make([]string, 0, len(labels))
 		for _, x := range labels {
-			if s := r.get(x, "name"); s != "" {
+			if s := r.Get(x, "name"); s != "" {
 				l = append(l, s)
 			}
 		}
 		if len(l) > 0 {
-			e.Set("aws.waf.labels", event.Strings(l...))
+			add(e, "aws.waf.labels", event.Strings(l...))
 		}
 	}
 
 	// Everything else WAF may add.
-	e.SetString("aws.waf.source.name", r.get(v, "httpSourceName"))
-	e.SetString("aws.waf.source.id", r.get(v, "httpSourceId"))
+	addString(e, "aws.waf.source.name", r.Get(v, "httpSourceName"))
+	addString(e, "aws.waf.source.id", r.Get(v, "httpSourceId"))
 	if fv := v.Get("formatVersion"); fv != nil && fv.Type() == fastjson.TypeNumber {
-		e.Set("aws.waf.format_version", event.String(fv.String()))
+		add(e, "aws.waf.format_version", event.String(fv.String()))
 	}
 	setInt(e, "aws.waf.response_code_sent", v.Get("responseCodeSent"))
 	setInt(e, "aws.waf.request_body_size", v.Get("requestBodySize"))
 	setInt(e, "aws.waf.request_body_size_inspected_by_waf", v.Get("requestBodySizeInspectedByWAF"))
 	challenge(r, e, "aws.waf.captcha_response.", v.Get("captchaResponse"))
 	challenge(r, e, "aws.waf.challenge_response.", v.Get("challengeResponse"))
-	e.SetString("tls.client.ja3", r.get(v, "ja3Fingerprint"))
-	e.SetString("aws.waf.ja4_fingerprint", r.get(v, "ja4Fingerprint"))
+	addString(e, "tls.client.ja3", r.Get(v, "ja3Fingerprint"))
+	addString(e, "aws.waf.ja4_fingerprint", r.Get(v, "ja4Fingerprint"))
 	setInt(e, "aws.waf.client_asn", v.Get("ClientASN"))
 	if of := v.GetArray("oversizeFields"); len(of) > 0 {
 		l := make([]string, 0, len(of))
 		for _, x := range of {
-			if s := r.text(x); s != "" {
+			if s := r.Text(x); s != "" {
 				l = append(l, s)
 			}
 		}
 		if len(l) > 0 {
-			e.Set("aws.waf.oversize_fields", event.Strings(l...))
+			add(e, "aws.waf.oversize_fields", event.Strings(l...))
 		}
 	}
 	return e, "", nil
 }
 
-// headers sets prefix+<name> to each header's value (a later header of the same name wins, as in
-// Elastic's map) and returns the User-Agent. The keys are built in one buffer and converted to one
-// string, so a request's headers cost one allocation however many there are; the values are
-// substrings of the record.
-func headers(r *rec, e *event.Event, prefix string, v *fastjson.Value) (ua string) {
+// add appends a field whose key the event cannot have yet: build sets each key once (only header
+// names can repeat, and headers merge them first), and Set's search for an earlier value of the key
+// was a sixth of the parse time.
+func add(e *event.Event, key string, v event.Value) {
+	if !v.IsNull() {
+		e.Fields = append(e.Fields, event.Field{Key: key, Value: v})
+	}
+}
+
+// addString is add for text, skipping "" and "-" as SetString does.
+func addString(e *event.Event, key, s string) {
+	if s != "" && s != "-" {
+		e.Fields = append(e.Fields, event.Field{Key: key, Value: event.String(s)})
+	}
+}
+
+// headers sets key to the request's headers as one JSON object, {"Name":"value",...}, in the order
+// they came, a later header of a name replacing an earlier one (as Elastic's map does), and returns
+// the User-Agent. One field rather than one per header name: the names are chosen by whoever sends
+// the request, and a field per name would let any client add columns to the lake at will.
+func headers(r *jsonrec.Rec, e *event.Event, key string, v *fastjson.Value) (ua string) {
 	if v == nil || v.Type() != fastjson.TypeArray {
 		return ""
 	}
 	hs, _ := v.Array()
-	if len(hs) == 0 {
-		return ""
-	}
-	type kv struct {
-		end   int
-		value string
-	}
+	type kv struct{ name, value string }
 	var stack [32]kv
 	pairs := stack[:0]
-	var kbuf [1024]byte
-	keys := kbuf[:0]
 	for _, h := range hs {
-		name, value := r.get(h, "name"), r.get(h, "value")
+		name, value := r.Get(h, "name"), r.Get(h, "value")
 		if name == "" || value == "" || value == "-" {
 			continue
 		}
 		if ua == "" && strings.EqualFold(name, "User-Agent") {
 			ua = value
 		}
-		keys = append(keys, prefix...)
-		keys = append(keys, name...)
-		pairs = append(pairs, kv{len(keys), value})
+		dup := false
+		for i := range pairs {
+			if pairs[i].name == name {
+				pairs[i].value, dup = value, true
+				break
+			}
+		}
+		if !dup {
+			pairs = append(pairs, kv{name, value})
+		}
 	}
-	all := string(keys)
-	start := 0
-	for _, p := range pairs {
-		e.Set(all[start:p.end], event.String(p.value))
-		start = p.end
+	if len(pairs) == 0 {
+		return ua
 	}
+	b := []byte{'{'}
+	for i, p := range pairs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		n, _ := json.Marshal(p.name)
+		val, _ := json.Marshal(p.value)
+		b = append(b, n...)
+		b = append(b, ':')
+		b = append(b, val...)
+	}
+	b = append(b, '}')
+	add(e, key, event.JSON(string(b)))
 	return ua
 }
 
 // groupRule returns the id of the rule inside a rule group that terminated the request, if any.
-func groupRule(r *rec, v *fastjson.Value) string {
+func groupRule(r *jsonrec.Rec, v *fastjson.Value) string {
 	if v == nil || v.Type() != fastjson.TypeArray {
 		return ""
 	}
 	gs, _ := v.Array()
 	for _, g := range gs {
-		if id := r.get(g, "terminatingRule", "ruleId"); id != "" {
+		if id := r.Get(g, "terminatingRule", "ruleId"); id != "" {
 			return id
 		}
 	}
@@ -331,7 +359,7 @@ func groupRule(r *rec, v *fastjson.Value) string {
 }
 
 // challenge maps a captchaResponse or challengeResponse object.
-func challenge(r *rec, e *event.Event, prefix string, v *fastjson.Value) {
+func challenge(r *jsonrec.Rec, e *event.Event, prefix string, v *fastjson.Value) {
 	if v == nil || v.Type() != fastjson.TypeObject {
 		return
 	}
@@ -340,10 +368,10 @@ func challenge(r *rec, e *event.Event, prefix string, v *fastjson.Value) {
 	// which puts every solve in January 1970.
 	if ts := v.Get("solveTimestamp"); ts != nil {
 		if n, err := ts.Int64(); err == nil && n > 0 {
-			e.Set(prefix+"solve_timestamp", event.Time(time.Unix(n, 0)))
+			add(e, prefix+"solve_timestamp", event.Time(time.Unix(n, 0)))
 		}
 	}
-	e.SetString(prefix+"failure_reason", r.get(v, "failureReason"))
+	addString(e, prefix+"failure_reason", r.Get(v, "failureReason"))
 }
 
 // setInt sets an integer field from a JSON number or a string holding one.
@@ -354,11 +382,11 @@ func setInt(e *event.Event, key string, v *fastjson.Value) {
 	switch v.Type() {
 	case fastjson.TypeNumber:
 		if n, err := v.Int64(); err == nil {
-			e.Set(key, event.Int(n))
+			add(e, key, event.Int(n))
 		}
 	case fastjson.TypeString:
 		if n, err := strconv.ParseInt(string(v.GetStringBytes()), 10, 64); err == nil {
-			e.Set(key, event.Int(n))
+			add(e, key, event.Int(n))
 		}
 	}
 }
@@ -381,5 +409,5 @@ func setJSON(e *event.Event, key string, v *fastjson.Value) {
 			return
 		}
 	}
-	e.Set(key, event.FromJSON(v))
+	add(e, key, event.FromJSON(v))
 }

@@ -1,4 +1,6 @@
-package route53
+// Package jsonrec reads strings out of a JSON record without copying them, for the parsers of
+// JSON log types.
+package jsonrec
 
 import (
 	"unsafe"
@@ -6,22 +8,22 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// rec gives the text of a record's JSON strings without copying them: fastjson parses a copy of the
+// Rec gives the text of a record's JSON strings without copying them: fastjson parses a copy of the
 // record (its Parser keeps it in its first field, a []byte) and leaves strings without escapes in
 // place, so a string's position in that copy is its position in the record, and the event can share
 // the bytes of its Original. Every substring is checked against the bytes fastjson returned; anything
 // that does not match (an unescaped string, or a fastjson that works differently) is copied instead,
 // so the result is always right and at worst costs an allocation.
-type rec struct {
+type Rec struct {
 	orig string  // the record, Original of the event
 	base uintptr // address of the parser's copy of the record
 	lead int     // whitespace fastjson skipped before copying
 }
 
-// parse parses orig with p and prepares the substring lookups. The record is validated first:
+// Parse parses orig with p and prepares the substring lookups. The record is validated first:
 // fastjson's parser accepts what JSON does not ("00", "nan", "1-2"), and such a record would make
 // the JSON text of the event invalid.
-func (r *rec) parse(p *fastjson.Parser, orig string) (*fastjson.Value, error) {
+func (r *Rec) Parse(p *fastjson.Parser, orig string) (*fastjson.Value, error) {
 	if err := fastjson.Validate(orig); err != nil {
 		return nil, err
 	}
@@ -38,8 +40,8 @@ func (r *rec) parse(p *fastjson.Parser, orig string) (*fastjson.Value, error) {
 	return v, nil
 }
 
-// text returns the text of a string value ("" for other types and for nil).
-func (r *rec) text(v *fastjson.Value) string {
+// Text returns the text of a string value ("" for other types and for nil).
+func (r *Rec) Text(v *fastjson.Value) string {
 	if v == nil || v.Type() != fastjson.TypeString {
 		return ""
 	}
@@ -56,10 +58,13 @@ func (r *rec) text(v *fastjson.Value) string {
 	return string(b)
 }
 
-// get returns the text of the string at keys under v.
-func (r *rec) get(v *fastjson.Value, keys ...string) string {
+// Get returns the text of the string at keys under v.
+func (r *Rec) Get(v *fastjson.Value, keys ...string) string {
 	if v == nil {
 		return ""
 	}
-	return r.text(v.Get(keys...))
+	return r.Text(v.Get(keys...))
 }
+
+// Original returns the record last parsed.
+func (r *Rec) Original() string { return r.orig }

@@ -1,0 +1,53 @@
+package event
+
+import (
+	"testing"
+)
+
+func TestLookupAll(t *testing.T) {
+	e := New("t", `{"a":{"b":[{"c":"x"},{"c":"y"},{"d":1},{"c":[1,2]}]},"n":null,"k.l":{"m":"dot"},"s":"v","o":{"z":1,"a":"<&>"}}`, 0)
+	cases := []struct {
+		path string
+		want []string
+	}{
+		{"a.b.c", []string{"x", "y", `["1","2"]`}},
+		{"a.b.d", []string{"1"}},
+		{"s", []string{"v"}},
+		{"n", nil},
+		{"missing", nil},
+		{"s.deeper", nil},
+		{"k.l.m", []string{"dot"}},
+		{"o", []string{`{"z":1,"a":"<&>"}`}},
+	}
+	for _, c := range cases {
+		got := e.LookupAll(c.path, nil)
+		var s []string
+		for _, v := range got {
+			s = append(s, v.Text())
+		}
+		if len(s) != len(c.want) {
+			t.Errorf("%s: got %q, want %q", c.path, s, c.want)
+			continue
+		}
+		for i := range s {
+			if s[i] != c.want[i] {
+				t.Errorf("%s: got %q, want %q", c.path, s, c.want)
+			}
+		}
+	}
+	if got := e.NativeText(); got[:5] != `{"a":` {
+		t.Errorf("NativeText = %q", got)
+	}
+	x := New("t", "plain text line", 0)
+	if x.NativeText() != "plain text line" || len(x.LookupAll("a", nil)) != 0 {
+		t.Error("text record")
+	}
+	r := New("t", `{"detail":{"eventName":"A","r":[{"x":"1"}]}}`, 0)
+	r.NativeRoot = "detail"
+	if v := r.LookupAll("r.x", nil); len(v) != 1 || v[0].Str() != "1" {
+		t.Errorf("NativeRoot: %v", v)
+	}
+	if r.NativeText() != `{"eventName":"A","r":[{"x":"1"}]}` {
+		t.Errorf("NativeText under root = %q", r.NativeText())
+	}
+}
