@@ -126,6 +126,7 @@ type RuleSet struct {
 	warnings []*Error
 	pool     sync.Pool
 	cfg      *Config
+	ac       *acMachine
 }
 
 // Rules returns the detection rules, in file order.
@@ -200,7 +201,12 @@ func Compile(files []File, cfg *Config) (*RuleSet, Errors) {
 	if cfg.Types == nil {
 		cfg.Types = parse.Lookup
 	}
-	rs := &RuleSet{byType: map[string]*typeIndex{}, fields: map[string]*fieldRef{}, cfg: cfg}
+	docs, errs := parseFiles(files)
+	return compileDocs(docs, errs, cfg)
+}
+
+// parseFiles reads rule files into documents.
+func parseFiles(files []File) ([]*document, Errors) {
 	var errs Errors
 	var docs []*document
 	for _, f := range files {
@@ -218,6 +224,17 @@ func Compile(files []File, cfg *Config) (*RuleSet, Errors) {
 			docs = append(docs, d)
 		}
 	}
+	return docs, errs
+}
+
+func compileDocs(docs []*document, errs Errors, cfg *Config) (*RuleSet, Errors) {
+	if cfg == nil {
+		cfg = &Config{}
+	}
+	if cfg.Types == nil {
+		cfg.Types = parse.Lookup
+	}
+	rs := &RuleSet{byType: map[string]*typeIndex{}, fields: map[string]*fieldRef{}, cfg: cfg}
 	// identities
 	byRef := map[string]*document{}
 	failed := map[string]bool{} // refs of documents that did not compile
@@ -290,6 +307,7 @@ func Compile(files []File, cfg *Config) (*RuleSet, Errors) {
 	}
 	errs = append(errs, compileCorrelations(rs, docs, byRef, ruleOf)...)
 	rs.buildIndex()
+	rs.indexKeywords()
 	sort.SliceStable(errs, func(i, j int) bool {
 		if errs[i].File != errs[j].File {
 			return errs[i].File < errs[j].File
@@ -563,6 +581,9 @@ func (n notX) eval(c *mctx) bool { return !n.x.eval(c) }
 func (it *item) eval(c *mctx) bool {
 	var vals []event.Value
 	if it.field == nil {
+		if it.needles {
+			return it.evalKeywords(c)
+		}
 		vals = c.keywordText()
 	} else {
 		vals = c.values(it.field)
@@ -606,6 +627,118 @@ func (it *item) eval(c *mctx) bool {
 	return r
 }
 
+// evalKeywords tests keyword literals through the rule set's Aho-Corasick machine: one pass over
+// the event's text answers every keyword of every rule.
+func (it *item) evalKeywords(c *mctx) bool {
+	r := it.all
+	for _, p := range it.patterns {
+		var hit bool
+		if sp, ok := p.(*strPattern); ok && sp.needle > 0 {
+			hit = c.keyword(sp.needle - 1)
+		} else if ok && len(sp.globNeedles) > 0 {
+			hit = true
+			for _, n := range sp.globNeedles {
+				if !c.keyword(n) {
+					hit = false
+					break
+				}
+			}
+			hit = hit && p.match(c.keywordText()[0], c)
+		} else {
+			hit = p.match(c.keywordText()[0], c)
+		}
+		if it.all && !hit {
+			r = false
+			break
+		}
+		if !it.all && hit {
+			r = true
+			break
+		}
+	}
+	if it.neq {
+		return !r
+	}
+	return r
+}
+
+// keyword reports whether the event's text contains keyword needle n.
+func (c *mctx) keyword(n int) bool {
+	if !c.kwDone {
+		ac := c.rs.ac
+		words := (ac.n + 63) / 64
+		if cap(c.kwBits) < words {
+			c.kwBits = make([]uint64, words)
+		}
+		c.kwBits = c.kwBits[:words]
+		clear(c.kwBits)
+		ac.scan(c.lower(c.keywordText()[0].Str()), c.kwBits)
+		c.kwDone = true
+	}
+	return c.kwBits[n>>6]&(1<<(n&63)) != 0
+}
+
+// indexKeywords gives every case-insensitive "contains" keyword literal a place in one Aho-Corasick
+// machine.
+func (rs *RuleSet) indexKeywords() {
+	ids := map[string]int{}
+	var needles []string
+	var visit func(x expr)
+	visit = func(x expr) {
+		switch v := x.(type) {
+		case andX:
+			for _, k := range v {
+				visit(k)
+			}
+		case orX:
+			for _, k := range v {
+				visit(k)
+			}
+		case notX:
+			visit(v.x)
+		case *item:
+			if v.field != nil || v.exists != 0 {
+				return
+			}
+			for _, p := range v.patterns {
+				sp, ok := p.(*strPattern)
+				if !ok || sp.m.cased || !sp.m.ascii {
+					continue
+				}
+				needle := func(lit string) int {
+					id, ok := ids[lit]
+					if !ok {
+						id = len(needles)
+						ids[lit] = id
+						needles = append(needles, lit)
+					}
+					return id
+				}
+				switch {
+				case sp.m.kind == smContains && sp.m.lit != "":
+					sp.needle = needle(sp.m.lit) + 1
+					v.needles = true
+				case sp.m.kind == smGlob && sp.m.starOnly:
+					for _, part := range sp.m.parts {
+						if part.wild == wNone && part.lit != "" {
+							sp.globNeedles = append(sp.globNeedles, needle(part.lit))
+						}
+					}
+					v.needles = v.needles || len(sp.globNeedles) > 0
+				}
+			}
+		}
+	}
+	for _, r := range rs.rules {
+		for _, m := range r.matchers {
+			visit(m.cond)
+		}
+	}
+	if len(needles) > 0 {
+		rs.ac = newAC(needles)
+	}
+}
+
 // mctx is the state of matching one event: the values of the fields read so far.
 type mctx struct {
 	e     *event.Event
@@ -614,6 +747,24 @@ type mctx struct {
 	vals  [][]event.Value
 	text  []event.Value
 	seen  []uint32 // per matcher slot of the event's type: gen when already a candidate
+	low   map[string]string
+	rs    *RuleSet
+	// keywords found by the Aho-Corasick pass
+	kwDone bool
+	kwBits []uint64
+}
+
+// lower returns s in lower case, computed once per event for each long text.
+func (c *mctx) lower(s string) string {
+	if l, ok := c.low[s]; ok {
+		return l
+	}
+	if c.low == nil {
+		c.low = map[string]string{}
+	}
+	l := strings.ToLower(s)
+	c.low[s] = l
+	return l
 }
 
 func (rs *RuleSet) getCtx(e *event.Event) *mctx {
@@ -633,7 +784,12 @@ func (rs *RuleSet) getCtx(e *event.Event) *mctx {
 		c.gen = 1
 	}
 	c.e = e
+	c.rs = rs
+	c.kwDone = false
 	c.text = c.text[:0]
+	if len(c.low) > 0 {
+		clear(c.low)
+	}
 	return c
 }
 

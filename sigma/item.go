@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/netip"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 	"time"
@@ -39,6 +40,7 @@ type item struct {
 	// literals: for the index, the lower-case texts this item equals when it is an exact,
 	// case-insensitive, OR-ed string test (nil otherwise).
 	literals []string
+	needles  bool // keyword item whose literals are in the rule set's Aho-Corasick machine
 }
 
 // pattern tests one event value.
@@ -309,7 +311,7 @@ func (cc *compiler) makePattern(typ string, s sval, cased bool, reFlags, cmpOp, 
 		if err != nil {
 			return nil, fmt.Errorf("bad regular expression %q: %s", s.text, strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 		}
-		return &rePattern{re: re}, nil
+		return &rePattern{re: re, need: requiredLiterals(src)}, nil
 	case "cidr":
 		p, err := netip.ParsePrefix(strings.TrimSpace(s.text))
 		if err != nil {
@@ -504,15 +506,23 @@ func (cc *compiler) expand(s string) ([]string, error) {
 
 // strPattern is a Sigma string test (with wildcards), and a numeric one when the rule value is a number.
 type strPattern struct {
-	m     *strMatcher
-	isNum bool
-	num   float64
+	m      *strMatcher
+	isNum  bool
+	num    float64
+	needle int // keyword contains: 1 + its index in the rule set's Aho-Corasick machine, 0 if none
+	// keyword glob with * only: the needles of its literals, all of which must occur
+	globNeedles []int
 }
 
 func (p *strPattern) match(v event.Value, c *mctx) bool {
 	switch v.Kind() {
 	case event.KindString, event.KindJSON:
-		return p.m.match(v.Str())
+		s := v.Str()
+		if !p.m.cased && len(s) > 64 && (p.m.kind == smGlob || !p.m.ascii || p.m.kind == smContains) {
+			// long texts (JSON objects, whole records) are lower-cased once per event
+			return p.m.anyAll || p.m.matchLower(c.lower(s))
+		}
+		return p.m.match(s)
 	case event.KindInt, event.KindFloat:
 		if p.isNum {
 			return v.Float() == p.num
@@ -531,22 +541,60 @@ func (p *strPattern) match(v event.Value, c *mctx) bool {
 	return p.m.match(v.Text())
 }
 
-type rePattern struct{ re *regexp.Regexp }
+type rePattern struct {
+	re *regexp.Regexp
+	// need: literal texts every match contains (from the top level of the expression), tested with
+	// strings.Contains before the regular expression runs
+	need []string
+}
+
+// requiredLiterals returns the case-sensitive literals a regular expression's every match contains.
+func requiredLiterals(src string) []string {
+	re, err := syntax.Parse(src, syntax.Perl)
+	if err != nil {
+		return nil
+	}
+	re = re.Simplify()
+	var out []string
+	add := func(r *syntax.Regexp) {
+		if r.Op == syntax.OpLiteral && r.Flags&syntax.FoldCase == 0 && len(r.Rune) >= 3 {
+			out = append(out, string(r.Rune))
+		}
+	}
+	switch re.Op {
+	case syntax.OpConcat:
+		for _, k := range re.Sub {
+			add(k)
+		}
+	default:
+		add(re)
+	}
+	return out
+}
+
+func (p *rePattern) matchString(s string) bool {
+	for _, n := range p.need {
+		if !strings.Contains(s, n) {
+			return false
+		}
+	}
+	return p.re.MatchString(s)
+}
 
 func (p *rePattern) match(v event.Value, c *mctx) bool {
 	switch v.Kind() {
 	case event.KindString, event.KindJSON:
-		return p.re.MatchString(v.Str())
+		return p.matchString(v.Str())
 	case event.KindStrings:
 		for _, s := range v.List() {
-			if p.re.MatchString(s) {
+			if p.matchString(s) {
 				return true
 			}
 		}
 	case event.KindNull:
 		return false
 	}
-	return p.re.MatchString(v.Text())
+	return p.matchString(v.Text())
 }
 
 type cidrPattern struct{ p netip.Prefix }

@@ -365,3 +365,16 @@ func TestECSFirstThenNative(t *testing.T) {
 		t.Error("ECS field must win over the native record")
 	}
 }
+
+func TestRequiredLiterals(t *testing.T) {
+	for src, want := range map[string]string{
+		".+:assumed-role/aws:.+": ":assumed-role/aws:",
+		"(?i)abc.*def":           "",
+		"abc|def":                "",
+		"^/admin/.*":             "/admin/",
+	} {
+		if got := strings.Join(requiredLiterals(src), ","); got != want {
+			t.Errorf("%q: %q, want %q", src, got, want)
+		}
+	}
+}

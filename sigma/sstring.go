@@ -148,6 +148,8 @@ type strMatcher struct {
 	cased  bool
 	ascii  bool // lit (or every literal part) is ASCII: case folding can work byte by byte
 	anyAll bool // the pattern is "*": any value, empty included
+	// starOnly: a glob with * wildcards only
+	starOnly bool
 }
 
 const (
@@ -186,6 +188,12 @@ func compileSString(s sstring, cased bool) *strMatcher {
 		m.kind, m.lit = smContains, low[1].lit
 	default:
 		m.kind, m.parts = smGlob, low
+		m.starOnly = true
+		for _, p := range low {
+			if p.wild == wOne {
+				m.starOnly = false
+			}
+		}
 	}
 	m.ascii = isASCII(m.lit)
 	for _, p := range m.parts {
@@ -223,7 +231,7 @@ func (m *strMatcher) match(h string) bool {
 		case smContains:
 			return strings.Contains(h, m.lit)
 		}
-		return globMatch(m.parts, h)
+		return m.glob(h)
 	}
 	if !m.ascii || m.kind == smGlob {
 		return m.matchLower(strings.ToLower(h))
@@ -252,7 +260,43 @@ func (m *strMatcher) matchLower(h string) bool {
 	case smContains:
 		return strings.Contains(h, m.lit)
 	}
-	return globMatch(m.parts, h)
+	return m.glob(h)
+}
+
+// glob matches a general pattern; one with * only (no ?) is matched literal by literal, leftmost
+// first, which is exact for such patterns and avoids backtracking.
+func (m *strMatcher) glob(h string) bool {
+	if !m.starOnly {
+		return globMatch(m.parts, h)
+	}
+	ps := m.parts
+	if ps[0].wild == wNone {
+		if !strings.HasPrefix(h, ps[0].lit) {
+			return false
+		}
+		h = h[len(ps[0].lit):]
+		ps = ps[1:]
+	}
+	var suffix string
+	if n := len(ps); n > 0 && ps[n-1].wild == wNone {
+		suffix = ps[n-1].lit
+		ps = ps[:n-1]
+		if len(h) < len(suffix) || !strings.HasSuffix(h, suffix) {
+			return false
+		}
+		h = h[:len(h)-len(suffix)]
+	}
+	for _, p := range ps {
+		if p.wild != wNone {
+			continue
+		}
+		i := strings.Index(h, p.lit)
+		if i < 0 {
+			return false
+		}
+		h = h[i+len(p.lit):]
+	}
+	return true
 }
 
 func lowerASCII(c byte) byte {
