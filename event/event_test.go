@@ -128,3 +128,17 @@ func BenchmarkNewID(b *testing.B) {
 		NewID("vpcflow", "AWSLogs/210987654321/vpcflowlogs/us-east-1/2026/03/01/210987654321_vpcflowlogs_us-east-1_fl-0a1b2c3d4e5f60718_20260301T0000Z_0a1b2c3d.log.gz", int64(i), line)
 	}
 }
+
+func BenchmarkAppendJSON(b *testing.B) {
+	e := New("t", `{"eventVersion":"1.08"}`, 8)
+	e.ID = "0123456789abcdef0123456789abcdef"
+	e.Timestamp = time.Date(2026, 3, 2, 8, 14, 9, 0, time.UTC)
+	for _, k := range []string{"event.action", "event.provider", "event.kind", "source.ip", "source.address", "user.name", "user.id", "cloud.account.id", "cloud.region", "aws.cloudtrail.event_version", "aws.cloudtrail.user_identity.type", "aws.cloudtrail.user_identity.arn", "user_agent.original"} {
+		e.Add(k, String("value of "+k))
+	}
+	b.ReportAllocs()
+	var buf []byte
+	for i := 0; i < b.N; i++ {
+		buf = e.AppendJSON(buf[:0])
+	}
+}

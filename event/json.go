@@ -26,7 +26,8 @@ func (e *Event) AppendJSON(b []byte) []byte { return e.AppendJSONWith(b, nil) }
 
 // AppendJSONWith is AppendJSON with options; nil options are AppendJSON's.
 func (e *Event) AppendJSONWith(b []byte, opt *JSONOptions) []byte {
-	fs := make([]Field, 0, len(e.Fields)+3)
+	var stack [64]Field
+	fs := stack[:0]
 	if !e.Timestamp.IsZero() {
 		fs = append(fs, Field{"@timestamp", Time(e.Timestamp)})
 	}
@@ -40,8 +41,19 @@ func (e *Event) AppendJSONWith(b []byte, opt *JSONOptions) []byte {
 	if opt != nil {
 		fs = append(fs, opt.Extra...)
 	}
-	slices.SortFunc(fs, func(a, b Field) int { return CompareKeys(a.Key, b.Key) })
-	return appendNested(b, fs, opt)
+	var ord [64]int32
+	return appendNested(b, fs, SortedOrder(fs, ord[:0]), opt)
+}
+
+// SortedOrder appends to order the indexes of fs in CompareKeys order and returns it. Sorting
+// indexes rather than the fields themselves moves no pointers, which the garbage collector would
+// otherwise have to watch with write barriers.
+func SortedOrder(fs []Field, order []int32) []int32 {
+	for i := range fs {
+		order = append(order, int32(i))
+	}
+	slices.SortFunc(order, func(a, b int32) int { return CompareKeys(fs[a].Key, fs[b].Key) })
+	return order
 }
 
 // MarshalJSON implements json.Marshaler with AppendJSON.
@@ -73,18 +85,27 @@ func CompareKeys(a, b string) int {
 // appendNested writes fields sorted by CompareKeys as nested objects. A leaf that is also the parent
 // of another key ("a.b" and "a.b.c") keeps the deeper keys flat under its parent ("b.c") rather than
 // producing a duplicate JSON key.
-func appendNested(b []byte, fs []Field, opt *JSONOptions) []byte {
-	var open []string   // segments of the objects currently open
-	var leaves []string // per open depth (len(open)+1 entries), the last leaf name written there
-	leaves = append(leaves, "")
+func appendNested(b []byte, fs []Field, order []int32, opt *JSONOptions) []byte {
+	// Stacks on the stack for the usual depths: serializing an event allocates nothing of its own.
+	var openBuf [16]string
+	var leafBuf [17]string
+	open := openBuf[:0]                // segments of the objects currently open
+	leaves := append(leafBuf[:0], "") // per open depth, the last leaf name written there
 	b = append(b, '{')
 	first := true
-	for _, f := range fs {
-		segs := strings.Split(f.Key, ".")
-		parents := segs[:len(segs)-1]
-		common := 0
-		for common < len(open) && common < len(parents) && open[common] == parents[common] {
+	for n := range order {
+		f := &fs[order[n]]
+		key := f.Key
+		last := strings.LastIndexByte(key, '.')
+		// The parents are the segments of key[:last]; pos walks them.
+		pos, common := 0, 0
+		for last >= 0 && pos <= last && common < len(open) {
+			seg, next := segment(key, pos, last)
+			if open[common] != seg {
+				break
+			}
 			common++
+			pos = next
 		}
 		for len(open) > common {
 			b = append(b, '}')
@@ -93,23 +114,25 @@ func appendNested(b []byte, fs []Field, opt *JSONOptions) []byte {
 			first = false
 		}
 		name := ""
-		for i := common; i < len(parents); i++ {
-			if parents[i] == leaves[len(leaves)-1] {
+		for last >= 0 && pos <= last {
+			seg, next := segment(key, pos, last)
+			if seg == leaves[len(leaves)-1] {
 				// The parent exists as a leaf here: write the rest of the key flat.
-				name = strings.Join(segs[i:], ".")
+				name = key[pos:]
 				break
 			}
 			if !first {
 				b = append(b, ',')
 			}
-			b = appendString(b, parents[i])
+			b = appendString(b, seg)
 			b = append(b, ':', '{')
-			open = append(open, parents[i])
+			open = append(open, seg)
 			leaves = append(leaves, "")
 			first = true
+			pos = next
 		}
 		if name == "" {
-			name = segs[len(segs)-1]
+			name = key[last+1:]
 		}
 		if !first {
 			b = append(b, ',')
@@ -133,6 +156,23 @@ func appendNested(b []byte, fs []Field, opt *JSONOptions) []byte {
 		b = append(b, '}')
 	}
 	return append(b, '}')
+}
+
+// segment returns the parent segment of key starting at pos (parents end at index last, the last
+// dot) and the position after it.
+func segment(key string, pos, last int) (string, int) {
+	e := strings.IndexByte(key[pos:last], '.')
+	if e < 0 {
+		return key[pos:last], last + 1
+	}
+	return key[pos : pos+e], pos + e + 1
+}
+
+// AppendFields appends fields, taken in the given order (which must be CompareKeys order, see
+// SortedOrder), as one nested JSON object the way AppendJSONWith writes an event: for writers that
+// keep the order of recurring field sets (the lake).
+func AppendFields(b []byte, fs []Field, order []int32, opt *JSONOptions) []byte {
+	return appendNested(b, fs, order, opt)
 }
 
 func appendJSON(b []byte, v Value) []byte {

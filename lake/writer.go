@@ -26,10 +26,10 @@ type Appender struct {
 	wals    map[string]*walFile // by log type: each type has its own columns
 	rej     *os.File
 	rw      *bufio.Writer
-	schemas map[string]*schema // by log type
+	schemas map[string]*schema  // by log type
+	shapes  map[string][]*shape // by log type, most recently used first
 	objects []Object
 	buf     []byte
-	scratch []event.Field
 	opts    event.JSONOptions
 	bytes   int64
 	events  int
@@ -63,6 +63,7 @@ type walFile struct {
 func (a *Appender) start() error {
 	a.batch = newBatchID()
 	a.schemas = map[string]*schema{}
+	a.shapes = map[string][]*shape{}
 	a.wals = map[string]*walFile{}
 	a.objects, a.bytes, a.events, a.rejects = nil, 0, 0, 0
 	return nil
@@ -86,8 +87,7 @@ func (a *Appender) walFor(typ string) (*walFile, error) {
 	return w, nil
 }
 
-// Add appends an event to the batch. Events of every type go to one batch; the type is a column
-// until the conversion partitions by it.
+// Add appends an event to the batch. Each log type has its own WAL file and columns.
 func (a *Appender) Add(e *event.Event) error {
 	if e.Type == "" || strings.ContainsAny(e.Type, "/\\.=") {
 		return fmt.Errorf("event without a valid log type: %q", e.Type)
@@ -96,33 +96,96 @@ func (a *Appender) Add(e *event.Event) error {
 	if err != nil {
 		return err
 	}
-	sc := a.schemas[e.Type]
-	if sc == nil {
-		sc = newSchema()
-		a.schemas[e.Type] = sc
-	}
-	// Fields in key order, so that a leaf always precedes the keys below it (see schema.add).
-	fs := a.scratch[:0]
-	fs = append(fs, e.Fields...)
-	slices.SortFunc(fs, func(x, y event.Field) int { return event.CompareKeys(x.Key, y.Key) })
-	for i := range fs {
-		fs[i].Key = sc.add(fs[i].Key, fs[i].Value.Kind())
-	}
-	sc.add("@timestamp", event.KindTime)
-	sc.add("_id", event.KindString)
-	sc.add("event.original", event.KindString)
-	a.scratch = fs
 	ts := e.Timestamp
 	if ts.IsZero() {
 		ts = time.Now().UTC() // an event must land in some partition; parsers set it for all but the odd record
 	}
-	row := event.Event{ID: e.ID, Timestamp: ts, Original: e.Original, Fields: fs}
-	a.buf = row.AppendJSONWith(a.buf[:0], &a.opts)
+	// The row's fields on the stack (no write barriers, no allocation): the ones every row has,
+	// then the event's.
+	var stack [80]event.Field
+	fs := append(stack[:0],
+		event.Field{Key: "@timestamp", Value: event.Time(ts)},
+		event.Field{Key: "_id", Value: event.String(e.ID)},
+		event.Field{Key: "event.original", Value: event.String(e.Original)})
+	fs = append(fs, e.Fields...)
+	sh := a.shapeOf(e.Type, fs)
+	if sh.renamed {
+		for i := range fs {
+			fs[i].Key = sh.cols[i]
+		}
+	}
+	a.buf = event.AppendFields(a.buf[:0], fs, sh.order, &a.opts)
 	a.buf = append(a.buf, '\n')
 	n, err := wf.w.Write(a.buf)
 	a.bytes += int64(n)
 	a.events++
 	return err
+}
+
+// shape is a recurring set of fields: the same keys with the same kinds in the same order, as most
+// records of a log type have. Its column names and sorted order are worked out once.
+type shape struct {
+	keys    []string
+	kinds   []event.Kind
+	cols    []string // column path of each field (the key, unless the schema renamed it)
+	order   []int32  // the fields in column order
+	renamed bool
+}
+
+// maxShapes bounds the shapes remembered per type: records with ever-new field sets still work,
+// they just pay for their own sorting.
+const maxShapes = 16
+
+// shapeOf finds the shape of a row, adding its fields to the type's schema when it is new.
+func (a *Appender) shapeOf(typ string, fs []event.Field) *shape {
+	shapes := a.shapes[typ]
+	for k, sh := range shapes {
+		if sh.matches(fs) {
+			if k > 0 { // most recent first
+				copy(shapes[1:k+1], shapes[:k])
+				shapes[0] = sh
+			}
+			return sh
+		}
+	}
+	sc := a.schemas[typ]
+	if sc == nil {
+		sc = newSchema()
+		a.schemas[typ] = sc
+	}
+	sh := &shape{keys: make([]string, len(fs)), kinds: make([]event.Kind, len(fs)), cols: make([]string, len(fs))}
+	for i, f := range fs {
+		sh.keys[i], sh.kinds[i] = f.Key, f.Value.Kind()
+	}
+	// Add to the schema in key order, so that a leaf always precedes the keys below it.
+	for _, i := range event.SortedOrder(fs, nil) {
+		sh.cols[i] = sc.add(fs[i].Key, fs[i].Value.Kind())
+		if sh.cols[i] != fs[i].Key {
+			sh.renamed = true
+		}
+	}
+	renamed := make([]event.Field, len(fs))
+	for i := range fs {
+		renamed[i] = event.Field{Key: sh.cols[i]}
+	}
+	sh.order = event.SortedOrder(renamed, nil)
+	if len(shapes) >= maxShapes {
+		shapes = shapes[:maxShapes-1]
+	}
+	a.shapes[typ] = append([]*shape{sh}, shapes...)
+	return sh
+}
+
+func (sh *shape) matches(fs []event.Field) bool {
+	if len(fs) != len(sh.keys) {
+		return false
+	}
+	for i := range fs {
+		if fs[i].Key != sh.keys[i] || fs[i].Value.Kind() != sh.kinds[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // Reject keeps a record that could not be parsed in the dead-letter file of this batch.
