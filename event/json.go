@@ -89,7 +89,7 @@ func appendNested(b []byte, fs []Field, order []int32, opt *JSONOptions) []byte 
 	// Stacks on the stack for the usual depths: serializing an event allocates nothing of its own.
 	var openBuf [16]string
 	var leafBuf [17]string
-	open := openBuf[:0]                // segments of the objects currently open
+	open := openBuf[:0]               // segments of the objects currently open
 	leaves := append(leafBuf[:0], "") // per open depth, the last leaf name written there
 	b = append(b, '{')
 	first := true
