@@ -148,6 +148,9 @@ type fieldRef struct {
 	name   string // the resolved name
 	ecs    string
 	native string
+	// aliased: ecs is the log type's exact alias of the native name, so on an event its parser
+	// made, an absent ecs field means an absent native field and the record need not be parsed.
+	aliased bool
 }
 
 type compiler struct {
@@ -173,16 +176,23 @@ func (cc *compiler) field(name string) *fieldRef {
 	if t, ok := cc.fields[name]; ok {
 		target = t
 	}
+	// An alias names the event field that holds a native field's value; the native name stays the
+	// fallback, for events that lack the normalized field (records built by hand, partial records).
+	ecs, native := target, target
 	if cc.ptype != nil {
 		if a, ok := cc.ptype.Aliases[target]; ok {
-			target = a
+			ecs = a
 		}
 	}
-	f := cc.rs.fields[target]
+	key := ecs
+	if native != ecs {
+		key = ecs + "\x00" + native
+	}
+	f := cc.rs.fields[key]
 	if f == nil {
-		f = &fieldRef{id: cc.rs.nfields, name: target, ecs: target, native: target}
+		f = &fieldRef{id: cc.rs.nfields, name: target, ecs: ecs, native: native, aliased: ecs != native}
 		cc.rs.nfields++
-		cc.rs.fields[target] = f
+		cc.rs.fields[key] = f
 	}
 	if !cc.usedOK[f] {
 		cc.usedOK[f] = true
@@ -804,12 +814,7 @@ func (c *mctx) values(f *fieldRef) []event.Value {
 	if c.stamp[f.id] == c.gen {
 		return c.vals[f.id]
 	}
-	buf := c.vals[f.id][:0]
-	if v, ok := c.e.Get(f.ecs); ok {
-		buf = append(buf, v)
-	} else if f.native != "" {
-		buf = c.e.LookupAll(f.native, buf)
-	}
+	buf := f.lookup(c.e, c.vals[f.id][:0])
 	c.vals[f.id] = buf
 	c.stamp[f.id] = c.gen
 	return buf
@@ -821,4 +826,24 @@ func (c *mctx) keywordText() []event.Value {
 		c.text = append(c.text, event.String(c.e.NativeText()))
 	}
 	return c.text
+}
+
+// lookup appends a field's values in e: the ECS field if set, else every value at the native path
+// (an array path gives one value per element). An aliased field absent from an event its parser
+// made is absent: the original record is not parsed to find out again.
+func (f *fieldRef) lookup(e *event.Event, buf []event.Value) []event.Value {
+	if v, ok := e.Get(f.ecs); ok {
+		return append(buf, v)
+	}
+	if f.native == "" || (f.aliased && parsed(e)) {
+		return buf
+	}
+	return e.LookupAll(f.native, buf)
+}
+
+// parsed reports whether a parser made e (in.Emit sets event.dataset on every event it emits), as
+// opposed to an event built by hand from a partial record.
+func parsed(e *event.Event) bool {
+	_, ok := e.Get("event.dataset")
+	return ok
 }

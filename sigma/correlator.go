@@ -197,14 +197,11 @@ func groupValuesFromEvent(e *event.Event, s *corrSource, corr *Correlation) ([]s
 
 // fieldValue reads a field's first value as text, and as a number when it is one.
 func fieldValue(e *event.Event, f *fieldRef) (string, float64, bool) {
-	var v event.Value
-	if x, ok := e.Get(f.ecs); ok {
-		v = x
-	} else if l := e.LookupAll(f.native, nil); len(l) > 0 {
-		v = l[0]
-	} else {
+	l := f.lookup(e, nil)
+	if len(l) == 0 {
 		return "", 0, false
 	}
+	v := l[0]
 	n, ok := numberOf(v)
 	return v.Text(), n, ok
 }

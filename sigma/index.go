@@ -204,12 +204,7 @@ func (r *Rule) MatchedFields(e *event.Event) map[string]string {
 	out := map[string]string{}
 	var buf []event.Value
 	for _, f := range m.fields {
-		buf = buf[:0]
-		if v, ok := e.Get(f.ecs); ok {
-			buf = append(buf, v)
-		} else {
-			buf = e.LookupAll(f.native, buf)
-		}
+		buf = f.lookup(e, buf[:0])
 		if len(buf) == 0 {
 			continue
 		}

@@ -38,7 +38,46 @@ func init() {
 		Services:   []string{"CloudTrail", "CloudTrail-Insight", "CloudTrail-Digest"},
 		Sniff:      sniff,
 		SniffOrder: 10,
+		Aliases:    aliases,
 	})
+}
+
+// aliases are the native names whose value the event holds verbatim under an ECS or aws.* key. Rules
+// written with native names (as SigmaHQ's are) then read a field of the event instead of parsing the
+// original record: the rule index can rule an event out without any JSON parsing. Only exact
+// equivalents are listed (userIdentity.userName is not: user.name has fallbacks). One nuance:
+// Insights events carry the call they are about in insightDetails, and eventName/eventSource resolve
+// to it.
+var aliases = map[string]string{
+	"eventName":                "event.action",
+	"eventSource":              "event.provider",
+	"eventID":                  "event.id",
+	"eventType":                "aws.cloudtrail.event_type",
+	"eventVersion":             "aws.cloudtrail.event_version",
+	"eventCategory":            "aws.cloudtrail.event_category",
+	"sourceIPAddress":          "source.address",
+	"userAgent":                "user_agent.original",
+	"errorCode":                "aws.cloudtrail.error_code",
+	"errorMessage":             "aws.cloudtrail.error_message",
+	"readOnly":                 "aws.cloudtrail.read_only",
+	"managementEvent":          "aws.cloudtrail.management_event",
+	"recipientAccountId":       "aws.cloudtrail.recipient_account_id",
+	"requestID":                "aws.cloudtrail.request_id",
+	"sharedEventID":            "aws.cloudtrail.shared_event_id",
+	"vpcEndpointId":            "aws.cloudtrail.vpc_endpoint_id",
+	"requestParameters":        "aws.cloudtrail.request_parameters",
+	"responseElements":         "aws.cloudtrail.response_elements",
+	"additionalEventData":      "aws.cloudtrail.additional_eventdata",
+	"resources":                "aws.cloudtrail.resources",
+	"userIdentity.type":        "aws.cloudtrail.user_identity.type",
+	"userIdentity.arn":         "aws.cloudtrail.user_identity.arn",
+	"userIdentity.principalId": "user.id",
+	"userIdentity.accessKeyId": "aws.cloudtrail.user_identity.access_key_id",
+	"userIdentity.invokedBy":   "aws.cloudtrail.user_identity.invoked_by",
+	"userIdentity.sessionContext.sessionIssuer.type":          "aws.cloudtrail.user_identity.session_context.session_issuer.type",
+	"userIdentity.sessionContext.sessionIssuer.arn":           "aws.cloudtrail.user_identity.session_context.session_issuer.arn",
+	"userIdentity.sessionContext.sessionIssuer.principalId":   "aws.cloudtrail.user_identity.session_context.session_issuer.principal_id",
+	"userIdentity.sessionContext.attributes.mfaAuthenticated": "aws.cloudtrail.user_identity.session_context.mfa_authenticated",
 }
 
 // sniff recognises CloudTrail by the keys only its records have.

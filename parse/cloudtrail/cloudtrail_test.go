@@ -133,3 +133,31 @@ func BenchmarkParse(b *testing.B) {
 	buf.WriteString(`]}`)
 	parsetest.Bench(b, "cloudtrail", buf.Bytes())
 }
+
+// Every alias must give exactly what the native name gives, on every record we have.
+func TestAliasesAreExact(t *testing.T) {
+	typ, _ := parse.Lookup("cloudtrail")
+	files := []string{"testdata/golden/records.json", "testdata/golden/eventbridge.json", "testdata/golden/array.json", "testdata/golden/ndjson-with-bad-records.log"}
+	n := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, _, _ := parsetest.Run(t, "cloudtrail", f, data, 0)
+		for _, e := range evs {
+			for native, key := range typ.Aliases {
+				nv, nok := e.LookupNative(native)
+				av, aok := e.Get(key)
+				if nok && nv.IsNull() {
+					nok = false // absent and null are the same to rules
+				}
+				if nok != aok || (nok && nv.Text() != av.Text()) {
+					t.Errorf("%s: %s = %q (%v) natively, %s = %q (%v)", f, native, nv.Text(), nok, key, av.Text(), aok)
+				}
+				n++
+			}
+		}
+	}
+	t.Logf("%d alias checks", n)
+}
