@@ -27,6 +27,13 @@ func (r *Rec) Parse(p *fastjson.Parser, orig string) (*fastjson.Value, error) {
 	if err := fastjson.Validate(orig); err != nil {
 		return nil, err
 	}
+	return r.ParseUnvalidated(p, orig)
+}
+
+// ParseUnvalidated is Parse without validating the record first, for a parser that validates
+// every part of the record it writes back out as JSON itself (strings and numbers read from the
+// record are safe either way; only re-serialized objects and arrays can carry fastjson's leniency).
+func (r *Rec) ParseUnvalidated(p *fastjson.Parser, orig string) (*fastjson.Value, error) {
 	v, err := p.Parse(orig)
 	if err != nil {
 		return nil, err
