@@ -107,6 +107,9 @@ func (a *Appender) Add(e *event.Event) error {
 		event.Field{Key: "@timestamp", Value: event.Time(ts)},
 		event.Field{Key: "_id", Value: event.String(e.ID)},
 		event.Field{Key: "event.original", Value: event.String(e.Original)})
+	if e.NativeRoot != "" {
+		fs = append(fs, event.Field{Key: "_native_root", Value: event.String(e.NativeRoot)})
+	}
 	fs = append(fs, e.Fields...)
 	sh := a.shapeOf(e.Type, fs)
 	if sh.renamed {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -74,26 +73,8 @@ func runDetect(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return err
 	}
 
-	out := bufio.NewWriterSize(stdout, 1<<16)
-	var tw *tabwriter.Writer
-	if *format == "table" {
-		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "FIRST\tLAST\tLEVEL\tRULE\tTITLE\tTAGS\tEVENTS\tGROUP\tFIELDS")
-	}
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
-	nAlerts := 0
-	write := func(as []*alert.Alert) {
-		for _, a := range as {
-			nAlerts++
-			if tw == nil {
-				enc.Encode(a)
-				continue
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", a.FirstSeen.Format(time.RFC3339), a.LastSeen.Format(time.RFC3339),
-				a.Severity, a.Rule.ID, a.Rule.Title, strings.Join(a.Rule.Tags, ","), eventList(a), a.GroupString(), a.FieldsString())
-		}
-	}
+	aw := newAlertWriter(stdout, *format)
+	write := aw.write
 
 	det := sigma.NewDetector(rs, lim)
 	start := time.Now()
@@ -127,16 +108,13 @@ func runDetect(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		events += len(evs)
 	}
 	write(det.Flush())
-	if tw != nil {
-		tw.Flush()
-	}
-	if err := out.Flush(); err != nil {
+	if err := aw.flush(); err != nil {
 		return err
 	}
 	if !*quiet {
 		cs := det.Correlator().Stats()
 		fmt.Fprintf(stderr, "%d objects, %d events, %d rejected; %d rules, %d correlations; %d alerts", len(objects), events, sum.Rejected,
-			len(rs.Rules()), len(rs.Correlations()), nAlerts)
+			len(rs.Rules()), len(rs.Correlations()), aw.n)
 		if cs.EvictedGroups > 0 || cs.DroppedEntries > 0 {
 			fmt.Fprintf(stderr, "; correlation state over its limits: %d groups evicted, %d events dropped", cs.EvictedGroups, cs.DroppedEntries)
 		}
@@ -148,6 +126,44 @@ func runDetect(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	return nil
 }
 
+// alertWriter prints alerts as a table (one line each) or as NDJSON (alerts only).
+type alertWriter struct {
+	out *bufio.Writer
+	tw  *tabwriter.Writer
+	enc *json.Encoder
+	n   int
+}
+
+func newAlertWriter(w io.Writer, format string) *alertWriter {
+	a := &alertWriter{out: bufio.NewWriterSize(w, 1<<16)}
+	if format == "table" {
+		a.tw = tabwriter.NewWriter(a.out, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(a.tw, "FIRST\tLAST\tLEVEL\tRULE\tTITLE\tTAGS\tEVENTS\tGROUP\tFIELDS")
+	}
+	a.enc = json.NewEncoder(a.out)
+	a.enc.SetEscapeHTML(false)
+	return a
+}
+
+func (a *alertWriter) write(as []*alert.Alert) {
+	for _, al := range as {
+		a.n++
+		if a.tw == nil {
+			a.enc.Encode(al)
+			continue
+		}
+		fmt.Fprintf(a.tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", al.FirstSeen.Format(time.RFC3339), al.LastSeen.Format(time.RFC3339),
+			al.Severity, al.Rule.ID, cut(al.Rule.Title, 60), strings.Join(al.Rule.Tags, ","), eventList(al), cut(al.GroupString(), 60), cut(al.FieldsString(), 80))
+	}
+}
+
+func (a *alertWriter) flush() error {
+	if a.tw != nil {
+		a.tw.Flush()
+	}
+	return a.out.Flush()
+}
+
 func eventList(a *alert.Alert) string {
 	ids := a.EventIDs
 	if len(ids) > 3 {
@@ -155,5 +171,3 @@ func eventList(a *alert.Alert) string {
 	}
 	return strings.Join(ids, ",")
 }
-
-var _ = os.Stdout

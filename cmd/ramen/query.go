@@ -236,9 +236,16 @@ func cellText(v any) string {
 	return fmt.Sprint(v)
 }
 
-// cut shortens s to n runes with an ellipsis, and keeps it on one line.
+// cut shortens s to n runes with an ellipsis, keeps it on one line, and shows control characters
+// as escapes: log text is written by whoever sent the request, and must not be able to move the
+// cursor or recolour the terminal of the person reading it (ESC sequences).
 func cut(s string, n int) string {
-	s = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`).Replace(s)
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`, "\x1b", `\e`).Replace(s))
 	if n <= 0 || utf8.RuneCountInString(s) <= n {
 		return s
 	}

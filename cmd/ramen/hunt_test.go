@@ -1,0 +1,51 @@
+package main
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// Rules over the lake find what rules over the files find.
+func TestHuntMatchesDetect(t *testing.T) {
+	data := t.TempDir()
+	files := []string{"../../parse/cloudtrail/testdata/golden/records.json", "../../parse/cloudtrail/testdata/golden/eventbridge.json"}
+	if code, _, errs := runCmd(t, "", append([]string{"ingest", "-q", "--data", data}, files...)...); code != 0 {
+		t.Fatalf("ingest: %d %s", code, errs)
+	}
+	_, detected, _ := runCmd(t, "", append([]string{"detect", "-q", "--format", "ndjson"}, files...)...)
+	code, hunted, errs := runCmd(t, "", "hunt", "-q", "--data", data, "--since", "100000d", "--format", "ndjson")
+	if code != 0 {
+		t.Fatalf("hunt: %d %s", code, errs)
+	}
+	rulesOf := func(out string) map[string]int {
+		m := map[string]int{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var a struct {
+				Rule struct{ Title string } `json:"rule"`
+			}
+			if err := json.Unmarshal([]byte(line), &a); err != nil {
+				t.Fatalf("not an alert: %q", line)
+			}
+			m[a.Rule.Title]++
+		}
+		return m
+	}
+	d, h := rulesOf(detected), rulesOf(hunted)
+	if len(d) < 3 || len(d) != len(h) {
+		t.Fatalf("detect %v, hunt %v", d, h)
+	}
+	for title, n := range d {
+		if h[title] != n {
+			t.Errorf("%s: detect %d, hunt %d", title, n, h[title])
+		}
+	}
+	if d["AWS Security Group Ingress Opened To The Internet"] != 1 {
+		t.Errorf("the EventBridge-wrapped record must be matched in both: %v", d)
+	}
+	// Outside the time window, nothing.
+	_, none, _ := runCmd(t, "", "hunt", "-q", "--data", data, "--since", "1h", "--format", "ndjson")
+	if strings.TrimSpace(none) != "" {
+		t.Errorf("events older than --since were hunted: %s", none)
+	}
+}

@@ -1,0 +1,123 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/ramen-siem/ramen/event"
+)
+
+// Scan reads back the events of one log type, oldest first, as event.Events: _id, @timestamp,
+// event.original and every stored column as its dotted field. It is how rules run over stored data
+// (`ramen hunt`). Free-form JSON parts come back as text, the form they are stored in.
+func (l *Lake) Scan(ctx context.Context, typ string, opt QueryOptions, fn func(*event.Event) error) (int, error) {
+	views, err := l.Views(ctx, opt)
+	if err != nil {
+		return 0, err
+	}
+	found := false
+	for _, v := range views {
+		found = found || v == typ
+	}
+	if !found || typ == "events" || typ == "rejected" {
+		return 0, nil
+	}
+	rows, err := l.db.QueryContext(ctx, fmt.Sprintf(`SELECT * EXCLUDE (type, date, hour) FROM %s ORDER BY "@timestamp"`, quoteIdent(typ)))
+	if err != nil {
+		return 0, &QueryError{Err: err}
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return 0, err
+	}
+	vals := make([]any, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	n := 0
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return n, err
+		}
+		e := event.New(typ, "", 48)
+		for i, c := range cols {
+			switch c {
+			case "_id":
+				e.ID, _ = vals[i].(string)
+			case "_native_root":
+				e.NativeRoot, _ = vals[i].(string)
+			case "@timestamp":
+				if t, ok := vals[i].(time.Time); ok {
+					e.Timestamp = t.UTC()
+				}
+			default:
+				addColumn(e, c, vals[i])
+			}
+		}
+		if v, ok := e.Get("event.original"); ok && v.Kind() == event.KindString {
+			e.Original = v.Str()
+			removeField(e, "event.original")
+		}
+		n++
+		if err := fn(e); err != nil {
+			return n, err
+		}
+	}
+	return n, rows.Err()
+}
+
+// addColumn flattens a column value (a struct is a map) into dotted fields. NULLs are absent.
+func addColumn(e *event.Event, key string, v any) {
+	switch x := v.(type) {
+	case nil:
+	case map[string]any:
+		for k, c := range x {
+			addColumn(e, key+"."+k, c)
+		}
+	case string:
+		e.Add(key, event.String(x))
+	case []byte:
+		e.Add(key, event.String(string(x)))
+	case bool:
+		e.Add(key, event.Bool(x))
+	case int64:
+		e.Add(key, event.Int(x))
+	case int32:
+		e.Add(key, event.Int(int64(x)))
+	case int:
+		e.Add(key, event.Int(int64(x)))
+	case uint64:
+		e.Add(key, event.Int(int64(x)))
+	case float64:
+		e.Add(key, event.Float(x))
+	case float32:
+		e.Add(key, event.Float(float64(x)))
+	case *big.Int:
+		e.Add(key, event.Int(x.Int64()))
+	case time.Time:
+		e.Add(key, event.Time(x))
+	case []any:
+		l := make([]string, 0, len(x))
+		for _, el := range x {
+			if el != nil {
+				l = append(l, fmt.Sprint(el))
+			}
+		}
+		e.Add(key, event.Strings(l...))
+	default:
+		e.Add(key, event.String(fmt.Sprint(x)))
+	}
+}
+
+func removeField(e *event.Event, key string) {
+	for i := range e.Fields {
+		if e.Fields[i].Key == key {
+			e.Fields = append(e.Fields[:i], e.Fields[i+1:]...)
+			return
+		}
+	}
+}
