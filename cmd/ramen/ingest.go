@@ -17,6 +17,7 @@ import (
 	"github.com/ramen-siem/ramen/lake"
 	"github.com/ramen-siem/ramen/parse"
 	"github.com/ramen-siem/ramen/progress"
+	"github.com/ramen-siem/ramen/source/s3"
 )
 
 func init() {
@@ -29,6 +30,7 @@ func lakeDir(data string) string { return filepath.Join(data, "lake") }
 // ingestStats is the account of one ingest run.
 type ingestStats struct {
 	objects, skipped, events, rejected int
+	failed                             int // objects that could not be read, not marked ingested
 	reasons                            map[string]int
 	bytesIn, bytesStored               int64
 	batches                            int
@@ -36,11 +38,14 @@ type ingestStats struct {
 }
 
 func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("ingest", "[--data DIR] [--type T] [--force] PATH...", stderr)
+	fs := newFlags("ingest", "[--data DIR] [--type T] [--force] [--endpoint URL] [--region R] PATH|s3://bucket/prefix ...", stderr)
 	data := fs.String("data", defaultDataDir(), "data `directory` (the lake is DIR/lake); also $RAMEN_DATA")
 	typ := fs.String("type", "", "log type of every input (default: detect each object's type)")
 	force := fs.Bool("force", false, "ingest objects again even if the lake has them already")
 	batchMB := fs.Int("batch-mb", 256, "commit a batch every `MB` of normalized events")
+	endpoint := fs.String("endpoint", "", "`URL` of an S3-compatible store (MinIO, Ceph, ...) for s3:// inputs, addressed path-style")
+	region := fs.String("region", "", "AWS `region` of the s3:// buckets (default: $AWS_REGION or the profile's region)")
+	downloads := fs.Int("downloads", 8, "S3 objects downloaded at once, ahead of parsing (`N`)")
 	quiet := fs.Bool("q", false, "no summary on stderr")
 	paths, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -48,28 +53,48 @@ func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	}
 	if len(paths) == 0 {
 		fs.Usage()
-		return &exitError{code: 1, err: errors.New("no input: give files or directories")}
-	}
-	for _, p := range paths {
-		if strings.HasPrefix(p, "s3://") {
-			return &exitError{code: 1, err: errors.New("s3:// sources are not supported yet: copy the objects locally (aws s3 sync) and ingest the directory")}
-		}
+		return &exitError{code: 1, err: errors.New("no input: give files, directories or s3://bucket/prefix URLs")}
 	}
 	if *typ != "" {
 		if _, ok := parse.Lookup(*typ); !ok {
 			return fmt.Errorf("unknown --type %q; known types: %s", *typ, strings.Join(parse.Names(), ", "))
 		}
 	}
-	objects, total, err := expand(paths)
+	if *downloads < 1 {
+		return &exitError{code: 1, err: fmt.Errorf("--downloads %d: want at least 1", *downloads)}
+	}
+	srcs, total, err := sources(paths, stderr, *quiet)
 	if err != nil {
 		return err
+	}
+	opt := ingestOptions{typ: *typ, force: *force, batchBytes: int64(*batchMB) << 20, progress: progressWriter(stderr, *quiet), log: stderr, downloads: *downloads}
+	for _, s := range srcs {
+		if s.s3 == nil || opt.s3 != nil {
+			continue
+		}
+		if opt.s3, err = s3.New(ctx, s3.Options{Endpoint: *endpoint, Region: *region}); err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		// The size of what is under a prefix is known only once it is listed: no percentage, no ETA.
+		total = 0
+		opt.spool = filepath.Join(*data, "spool")
 	}
 	l, err := lake.Open(lakeDir(*data), lake.Options{})
 	if err != nil {
 		return err
 	}
 	defer l.Close()
-	st, err := ingestObjects(ctx, l, objects, total, ingestOptions{typ: *typ, force: *force, batchBytes: int64(*batchMB) << 20, progress: progressWriter(stderr, *quiet), log: stderr})
+	if opt.spool != "" {
+		// The lake's lock is held: no other ingest uses the spool, and what is in it was left by a crash.
+		if err := os.RemoveAll(opt.spool); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(opt.spool, 0o755); err != nil {
+			return err
+		}
+		defer os.RemoveAll(opt.spool)
+	}
+	st, err := ingestSources(ctx, l, srcs, total, opt)
 	if !*quiet {
 		fmt.Fprintln(stderr, st.summary())
 	}
@@ -80,6 +105,52 @@ func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return &exitError{code: 2}
 	}
 	return nil
+}
+
+// source is one input of a run: local files (a path expanded) or an S3 location.
+type source struct {
+	files []object
+	s3    *s3.URL
+}
+
+// sources reads the arguments in order. A local path that does not exist or a malformed s3:// URL is
+// fatal before anything is ingested. An S3 location inside another one given too is listed once.
+func sources(paths []string, stderr io.Writer, quiet bool) ([]source, int64, error) {
+	var out []source
+	var total int64
+	var urls []s3.URL
+	for _, p := range paths {
+		if !s3.IsURL(p) {
+			files, n, err := expand([]string{p})
+			if err != nil {
+				return nil, 0, err
+			}
+			out = append(out, source{files: files})
+			total += n
+			continue
+		}
+		u, err := s3.ParseURL(p)
+		if err != nil {
+			return nil, 0, &exitError{code: 1, err: err}
+		}
+		urls = append(urls, u)
+	}
+	for i, u := range urls {
+		inside := false
+		for j, v := range urls {
+			if j != i && v.Contains(u) && (!u.Contains(v) || j < i) {
+				if !quiet {
+					fmt.Fprintf(stderr, "%s is inside %s: listed once\n", u, v)
+				}
+				inside = true
+				break
+			}
+		}
+		if !inside {
+			out = append(out, source{s3: &urls[i]})
+		}
+	}
+	return out, total, nil
 }
 
 func progressWriter(stderr io.Writer, quiet bool) io.Writer {
@@ -95,116 +166,353 @@ type ingestOptions struct {
 	batchBytes int64
 	progress   io.Writer // nil: no progress drawn
 	log        io.Writer // where rejected records are described (the first few)
+	s3         *s3.Client
+	spool      string // directory where S3 objects are downloaded before they are parsed
+	downloads  int    // S3 objects downloaded at once
 }
 
-// ingestObjects loads files into the lake; an object's events become visible, and the object
-// counts as ingested, only when its batch commits.
-func ingestObjects(ctx context.Context, l *lake.Lake, objects []object, total int64, opt ingestOptions) (st ingestStats, err error) {
-	st.reasons = map[string]int{}
+// ingestObjects loads local files into the lake.
+func ingestObjects(ctx context.Context, l *lake.Lake, objects []object, total int64, opt ingestOptions) (ingestStats, error) {
+	return ingestSources(ctx, l, []source{{files: objects}}, total, opt)
+}
+
+// ingester is one run: the batch being filled and the account of the run.
+type ingester struct {
+	l     *lake.Lake
+	a     *lake.Appender
+	opt   ingestOptions
+	st    ingestStats
+	bar   *progress.Counter
+	shown int
+}
+
+// ingestSources loads files and S3 objects into the lake; an object's events become visible, and the
+// object counts as ingested, only when its batch commits.
+func ingestSources(ctx context.Context, l *lake.Lake, srcs []source, total int64, opt ingestOptions) (st ingestStats, err error) {
+	g := &ingester{l: l, opt: opt}
+	g.st.reasons = map[string]int{}
 	start := time.Now()
 	defer func() { st.elapsed = time.Since(start) }()
 	a, err := l.NewAppender()
 	if err != nil {
-		return st, err
+		return g.st, err
 	}
 	if opt.batchBytes > 0 {
 		a.MaxBatchBytes = opt.batchBytes
 	}
-	bar := progress.Start(opt.progress, "ingest", total)
-	defer bar.Done()
-	shown := 0
-	commit := func() error {
-		bs, err := a.Commit(ctx)
-		if err != nil {
-			return fmt.Errorf("committing a batch: %w", err)
+	g.a = a
+	g.bar = progress.Start(opt.progress, "ingest", total)
+	defer g.bar.Done()
+	for _, s := range srcs {
+		if s.s3 != nil {
+			err = opt.s3.List(ctx, *s.s3, func(page []s3.Object) error { return g.page(ctx, page) })
+			var se *s3.Error
+			if errors.As(err, &se) && se.Op == "list" {
+				// The location cannot be listed (no bucket, no s3:ListBucket, the network): keep what
+				// is done, then stop; the next run skips what this one committed.
+				if cerr := g.commit(ctx); cerr != nil {
+					return g.st, cerr
+				}
+				return g.st, &exitError{code: 1, err: err}
+			}
+		} else {
+			for _, o := range s.files {
+				if err = g.file(ctx, o); err != nil {
+					break
+				}
+			}
 		}
-		st.batches++
-		st.bytesStored += bs.ParquetBytes
+		if err != nil {
+			a.Abort()
+			return g.st, err
+		}
+	}
+	if err := g.commit(ctx); err != nil {
+		return g.st, err
+	}
+	if g.shown > maxShownRejects && opt.log != nil {
+		fmt.Fprintf(opt.log, "... and %d more rejected records (the 'rejected' view has them all)\n", g.shown-maxShownRejects)
+	}
+	return g.st, nil
+}
+
+func (g *ingester) commit(ctx context.Context) error {
+	bs, err := g.a.Commit(ctx)
+	if err != nil {
+		return fmt.Errorf("committing a batch: %w", err)
+	}
+	g.st.batches++
+	g.st.bytesStored += bs.ParquetBytes
+	return nil
+}
+
+// file ingests one local file.
+func (g *ingester) file(ctx context.Context, o object) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	obj, err := describe(o.name)
+	if err != nil {
+		return err
+	}
+	if _, ok := g.l.Ingested(obj); ok && !g.opt.force {
+		g.st.skipped++
+		g.bar.Add(o.size, 1, 0)
 		return nil
 	}
-	for _, o := range objects {
-		if err := ctx.Err(); err != nil {
-			a.Abort()
-			return st, err
-		}
-		obj, err := describe(o.name)
-		if err != nil {
-			a.Abort()
-			return st, err
-		}
-		if prev, ok := l.Ingested(obj); ok && !opt.force {
-			st.skipped++
-			bar.Add(o.size, 1, 0)
-			_ = prev
+	f, err := os.Open(o.name)
+	if err != nil {
+		return err
+	}
+	ps, err := g.parse(ctx, o.name, f)
+	f.Close()
+	if err != nil {
+		return err
+	}
+	return g.ended(ctx, obj, ps)
+}
+
+// page ingests one page of listed S3 objects. Objects already in the lake (same key, size and ETag)
+// are skipped without a download. The others are downloaded to the spool directory a few at a time,
+// ahead of the parser, which takes them in key order.
+func (g *ingester) page(ctx context.Context, page []s3.Object) error {
+	var todo []s3.Object
+	for _, o := range page {
+		if _, ok := g.l.Ingested(s3Object(o)); ok && !g.opt.force {
+			g.st.skipped++
+			g.bar.Add(o.Size, 1, 0)
 			continue
 		}
-		f, err := os.Open(o.name)
-		if err != nil {
-			a.Abort()
-			return st, err
-		}
-		var addErr error
-		ps, perr := parse.Object(ctx, o.name, f, parse.Options{Type: opt.typ}, func(e *event.Event) error {
-			if err := a.Add(e); err != nil {
-				addErr = err
+		todo = append(todo, o)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	ft := startFetch(ctx, g.opt.s3, g.opt.spool, todo, g.opt.downloads)
+	defer ft.close()
+	for _, o := range todo {
+		r := ft.next()
+		if r.err != nil {
+			ft.release(r)
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if r.local {
+				return r.err
+			}
+			// The object could not be read (gone, denied, cut): a dead letter, and not marked
+			// ingested, so that the next run tries it again. Nothing of it went into the batch.
+			if err := g.rejectObject(o.Name(), r.err); err != nil {
 				return err
 			}
-			return nil
-		}, func(r *parse.Reject) {
-			if err := a.Reject(r); err != nil && addErr == nil {
-				addErr = err
+			g.st.failed++
+			g.st.rejected++
+			g.st.reasons["object"]++
+			g.bar.Add(o.Size, 1, 0)
+			continue
+		}
+		ps, err := g.parse(ctx, o.Name(), r.f)
+		ft.release(r)
+		if err != nil {
+			return err
+		}
+		if err := g.ended(ctx, s3Object(o), ps); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// s3Object is the manifest identity of an S3 object: its s3:// name, size and ETag.
+func s3Object(o s3.Object) lake.Object { return lake.Object{Key: o.Name(), Size: o.Size, ETag: o.ETag} }
+
+// parse adds one object's events and rejected records to the batch. An object that cannot be read to
+// its end (corrupt compression, an undetectable type) keeps its good records, and the failure itself
+// becomes a dead letter, so that nothing is lost silently. The error is for what stops the run.
+func (g *ingester) parse(ctx context.Context, name string, r io.Reader) (parse.Stats, error) {
+	var addErr error
+	ps, perr := parse.Object(ctx, name, r, parse.Options{Type: g.opt.typ}, func(e *event.Event) error {
+		if err := g.a.Add(e); err != nil {
+			addErr = err
+			return err
+		}
+		return nil
+	}, func(r *parse.Reject) {
+		if err := g.a.Reject(r); err != nil && addErr == nil {
+			addErr = err
+		}
+		g.show(r)
+	})
+	if addErr != nil {
+		return ps, fmt.Errorf("writing to the lake: %w", addErr)
+	}
+	if perr != nil {
+		if err := ctx.Err(); err != nil {
+			return ps, err
+		}
+		if err := g.rejectObject(name, perr); err != nil {
+			return ps, err
+		}
+		ps.Rejected++
+		if ps.Reasons == nil {
+			ps.Reasons = map[string]int{}
+		}
+		ps.Reasons["object"]++
+	}
+	return ps, nil
+}
+
+// rejectObject keeps a whole object's failure as a dead letter with reason "object".
+func (g *ingester) rejectObject(name string, err error) error {
+	msg := err.Error()
+	var se *s3.Error
+	if errors.As(err, &se) {
+		msg = se.Op + ": " + se.Err.Error() // the dead letter names the object already
+	}
+	r := &parse.Reject{Object: name, Type: g.opt.typ, Reason: "object", Error: msg}
+	if err := g.a.Reject(r); err != nil {
+		return fmt.Errorf("writing to the lake: %w", err)
+	}
+	g.show(r)
+	return nil
+}
+
+func (g *ingester) show(r *parse.Reject) {
+	if g.shown < maxShownRejects && g.opt.log != nil {
+		fmt.Fprintf(g.opt.log, "rejected: %s\n", r)
+	}
+	g.shown++
+}
+
+// ended counts an object read to its end: it becomes ingested with its batch.
+func (g *ingester) ended(ctx context.Context, obj lake.Object, ps parse.Stats) error {
+	obj.Events, obj.Reject = ps.Events, ps.Rejected
+	g.a.EndObject(obj)
+	g.st.objects++
+	g.st.events += ps.Events
+	g.st.rejected += ps.Rejected
+	g.st.bytesIn += obj.Size
+	for r, n := range ps.Reasons {
+		g.st.reasons[r] += n
+	}
+	g.bar.Add(obj.Size, 1, int64(ps.Events))
+	if g.a.Full() {
+		return g.commit(ctx)
+	}
+	return nil
+}
+
+// fetcher downloads the objects of a page into spool files, up to n at a time, while the parser takes
+// them in order. S3 answers a GET after tens of milliseconds and log files are many and small, so
+// reading one after another would mostly wait. Spooling to disk (not memory) also means an object
+// whose download fails adds nothing to the batch, so it can simply be tried again by the next run.
+type fetcher struct {
+	cancel context.CancelFunc
+	res    []chan fetched // one per object, filled exactly once
+	slots  chan struct{}  // one per object downloaded and not yet released
+	taken  int
+}
+
+type fetched struct {
+	f     *os.File
+	err   error
+	local bool // the error is the local disk's, not the object's: it stops the run
+	slot  bool // the download held a slot
+}
+
+func startFetch(ctx context.Context, c *s3.Client, dir string, objs []s3.Object, n int) *fetcher {
+	ctx, cancel := context.WithCancel(ctx)
+	ft := &fetcher{cancel: cancel, res: make([]chan fetched, len(objs)), slots: make(chan struct{}, n)}
+	for i := range ft.res {
+		ft.res[i] = make(chan fetched, 1)
+	}
+	go func() {
+		for i, o := range objs {
+			select {
+			case ft.slots <- struct{}{}:
+				go func() {
+					r := download(ctx, c, dir, o)
+					r.slot = true
+					ft.res[i] <- r
+				}()
+			case <-ctx.Done():
+				for j := i; j < len(objs); j++ {
+					ft.res[j] <- fetched{err: ctx.Err()}
+				}
+				return
 			}
-			if shown < maxShownRejects && opt.log != nil {
-				fmt.Fprintf(opt.log, "rejected: %s\n", r)
-			}
-			shown++
-		})
+		}
+	}()
+	return ft
+}
+
+// next waits for the next object in order; release it when done with it.
+func (ft *fetcher) next() fetched {
+	r := <-ft.res[ft.taken]
+	ft.taken++
+	return r
+}
+
+func (ft *fetcher) release(r fetched) {
+	if r.f != nil {
+		r.f.Close()
+		os.Remove(r.f.Name())
+	}
+	if r.slot {
+		<-ft.slots
+	}
+}
+
+// close stops the downloads not yet taken and removes their files.
+func (ft *fetcher) close() {
+	ft.cancel()
+	for ft.taken < len(ft.res) {
+		ft.release(ft.next())
+	}
+}
+
+// download copies an object into a new spool file, positioned at its start.
+func download(ctx context.Context, c *s3.Client, dir string, o s3.Object) fetched {
+	rc, err := c.Open(ctx, o)
+	if err != nil {
+		return fetched{err: err}
+	}
+	defer rc.Close()
+	f, err := os.CreateTemp(dir, "object-*")
+	if err != nil {
+		return fetched{err: fmt.Errorf("spooling %s: %w", o.Name(), err), local: true}
+	}
+	w := &spoolWriter{f: f}
+	n, err := io.Copy(w, rc)
+	if err == nil && n != o.Size {
+		err = fmt.Errorf("read %d bytes of an object listed with %d", n, o.Size)
+	}
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
 		f.Close()
-		if addErr != nil {
-			a.Abort()
-			return st, fmt.Errorf("writing to the lake: %w", addErr)
+		os.Remove(f.Name())
+		if w.err != nil {
+			return fetched{err: fmt.Errorf("spooling %s: %w", o.Name(), w.err), local: true}
 		}
-		if perr != nil {
-			// The object could not be read to its end: its good records are kept, and the failure
-			// itself is a dead letter, so that nothing is lost silently.
-			r := &parse.Reject{Object: o.name, Type: opt.typ, Reason: "object", Error: perr.Error()}
-			if err := a.Reject(r); err != nil {
-				a.Abort()
-				return st, err
-			}
-			if opt.log != nil && shown < maxShownRejects {
-				fmt.Fprintf(opt.log, "rejected: %s\n", r)
-			}
-			shown++
-			ps.Rejected++
-			if ps.Reasons == nil {
-				ps.Reasons = map[string]int{}
-			}
-			ps.Reasons["object"]++
-		}
-		obj.Events, obj.Reject = ps.Events, ps.Rejected
-		a.EndObject(obj)
-		st.objects++
-		st.events += ps.Events
-		st.rejected += ps.Rejected
-		st.bytesIn += o.size
-		for r, n := range ps.Reasons {
-			st.reasons[r] += n
-		}
-		bar.Add(o.size, 1, int64(ps.Events))
-		if a.Full() {
-			if err := commit(); err != nil {
-				return st, err
-			}
-		}
+		return fetched{err: err}
 	}
-	if err := commit(); err != nil {
-		return st, err
+	return fetched{f: f}
+}
+
+// spoolWriter remembers a write error, to tell the local disk's failures from the object's.
+type spoolWriter struct {
+	f   *os.File
+	err error
+}
+
+func (w *spoolWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	if err != nil {
+		w.err = err
 	}
-	if shown > maxShownRejects && opt.log != nil {
-		fmt.Fprintf(opt.log, "... and %d more rejected records (the 'rejected' view has them all)\n", shown-maxShownRejects)
-	}
-	return st, nil
+	return n, err
 }
 
 // describe identifies a file for the manifest: its size and content hash.
@@ -233,5 +541,8 @@ func (s ingestStats) summary() string {
 		out += " (" + strings.Join(rs, ", ") + ")"
 	}
 	out += fmt.Sprintf("; %s read, %s stored, %.2fs", progress.Bytes(s.bytesIn), progress.Bytes(s.bytesStored), s.elapsed.Seconds())
+	if s.failed > 0 {
+		out += fmt.Sprintf("; %d objects could not be read and are not marked ingested: run again to retry them", s.failed)
+	}
 	return out
 }

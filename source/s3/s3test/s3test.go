@@ -189,6 +189,7 @@ func (s *Server) Proxy(t testing.TB) *Proxy {
 	p := &Proxy{cut: map[string]*cutRule{}, deny: map[string]bool{}, gets: map[string]int{}}
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.ErrorLog = log.New(io.Discard, "", 0)
+	rp.FlushInterval = -1 // send what a cut body let through before the connection is closed
 	rp.ModifyResponse = func(resp *http.Response) error {
 		p.mu.Lock()
 		defer p.mu.Unlock()
