@@ -113,6 +113,10 @@ func Open(root string, opt Options) (*Lake, error) {
 			l.Close()
 			return nil, err
 		}
+		if err := l.finishCompactions(); err != nil { // before recover, which empties _staging
+			l.Close()
+			return nil, fmt.Errorf("finishing an interrupted compaction: %w", err)
+		}
 		if err := l.recover(context.Background()); err != nil {
 			l.Close()
 			return nil, fmt.Errorf("recovering unfinished batches: %w", err)
