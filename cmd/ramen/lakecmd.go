@@ -1,0 +1,199 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ramen-siem/ramen/lake"
+	"github.com/ramen-siem/ramen/progress"
+)
+
+func init() {
+	commands["lake"] = command{"look after the lake: stats, compact (merge small files, drop duplicates), prune (retention)", runLake}
+}
+
+var lakeCommands = map[string]func(ctx context.Context, args []string, stdout, stderr io.Writer) error{
+	"stats":   runLakeStats,
+	"compact": runLakeCompact,
+	"prune":   runLakePrune,
+}
+
+func runLake(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	usage := func() {
+		fmt.Fprint(stderr, `Usage: ramen lake <subcommand> [flags]
+
+Subcommands:
+  stats    per log type: days, partitions, files, rows, bytes, oldest and newest day
+  compact  rewrite partitions of many small files as one file each, without duplicate events
+  prune    delete the days older than a retention (--older-than 90d)
+
+Run 'ramen lake <subcommand> -h' for its flags.
+`)
+	}
+	if len(args) == 0 {
+		usage()
+		return &exitError{code: 1}
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage()
+		return nil
+	}
+	sub, ok := lakeCommands[args[0]]
+	if !ok {
+		usage()
+		return &exitError{code: 1, err: fmt.Errorf("unknown subcommand %q", args[0])}
+	}
+	return sub(ctx, args[1:], stdout, stderr)
+}
+
+// openLake opens the lake of a data directory, which must exist.
+func openLake(data string, readOnly bool) (*lake.Lake, error) {
+	dir := lakeDir(data)
+	if !lake.Exists(dir) {
+		return nil, &exitError{code: 1, err: fmt.Errorf("no lake in %s: run 'ramen ingest --data %s FILES' (or 'ramen demo') first", dir, data)}
+	}
+	l, err := lake.Open(dir, lake.Options{ReadOnly: readOnly})
+	if errors.Is(err, lake.ErrLocked) {
+		return nil, &exitError{code: 1, err: fmt.Errorf("%w: try again when it has finished", err)}
+	}
+	return l, err
+}
+
+func runLakeStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("lake stats", "[--data DIR] [--type T]", stderr)
+	data := fs.String("data", defaultDataDir(), "data `directory` (the lake is DIR/lake); also $RAMEN_DATA")
+	typ := fs.String("type", "", "only this log `type`")
+	if err := parseFlagsOnly(fs, args); err != nil {
+		return err
+	}
+	l, err := openLake(*data, true)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	st, err := l.Stats(ctx, *typ)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "type\tdays\tpartitions\tfiles\trows\tbytes\toldest\tnewest\t")
+	var total lake.TypeStats
+	for _, s := range st {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\t\n", s.Type, s.Days, s.Partitions, s.Files, s.Rows, progress.Bytes(s.Bytes), s.Oldest, s.Newest)
+		total.Partitions += s.Partitions
+		total.Files += s.Files
+		total.Rows += s.Rows
+		total.Bytes += s.Bytes
+	}
+	if len(st) > 1 {
+		fmt.Fprintf(tw, "total\t\t%d\t%d\t%d\t%s\t\t\t\n", total.Partitions, total.Files, total.Rows, progress.Bytes(total.Bytes))
+	}
+	return tw.Flush()
+}
+
+func runLakeCompact(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("lake compact", "[--data DIR] [--type T] [--min-files N]", stderr)
+	data := fs.String("data", defaultDataDir(), "data `directory` (the lake is DIR/lake); also $RAMEN_DATA")
+	typ := fs.String("type", "", "only this log `type`")
+	minFiles := fs.Int("min-files", 1, "compact a partition when it has more than `N` small files")
+	smallMB := fs.Int("small-mb", 256, "files of at least `MB` count as compacted already and are kept")
+	verbose := fs.Bool("v", false, "print every partition compacted")
+	if err := parseFlagsOnly(fs, args); err != nil {
+		return err
+	}
+	if *minFiles < 1 {
+		return &exitError{code: 1, err: errors.New("--min-files must be at least 1")}
+	}
+	l, err := openLake(*data, false)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	start := time.Now()
+	bar := progress.Start(progressWriter(stderr, false), "compact", 0)
+	st, err := l.Compact(ctx, lake.CompactOptions{Type: *typ, MinFiles: *minFiles, SmallBytes: int64(*smallMB) << 20,
+		OnPartition: func(p lake.CompactedPartition) {
+			bar.Add(p.BytesIn, 1, p.RowsOut)
+			if *verbose {
+				fmt.Fprintf(stdout, "type=%s/date=%s/hour=%s  %d files -> %s  %d rows (%d duplicates dropped)  %s -> %s\n",
+					p.Type, p.Date, p.Hour, p.FilesIn, p.File, p.RowsOut, p.RowsIn-p.RowsOut, progress.Bytes(p.BytesIn), progress.Bytes(p.BytesOut))
+			}
+		}})
+	bar.Done()
+	fmt.Fprintf(stdout, "%d partitions compacted (%d left as they were): %d files -> %d, %d rows -> %d (%d duplicates dropped), %s -> %s, %.1fs\n",
+		st.Partitions, st.Skipped, st.FilesIn, st.FilesOut, st.RowsIn, st.RowsOut, st.RowsIn-st.RowsOut,
+		progress.Bytes(st.BytesIn), progress.Bytes(st.BytesOut), time.Since(start).Seconds())
+	for _, f := range st.Failed {
+		fmt.Fprintf(stderr, "ramen lake compact: %v\n", f)
+	}
+	if err != nil {
+		return err
+	}
+	if len(st.Failed) > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d partitions could not be compacted (each is unchanged)", len(st.Failed))}
+	}
+	return nil
+}
+
+func runLakePrune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("lake prune", "--older-than 90d [--data DIR] [--type T] [--dry-run]", stderr)
+	data := fs.String("data", defaultDataDir(), "data `directory` (the lake is DIR/lake); also $RAMEN_DATA")
+	typ := fs.String("type", "", "only this log `type` (default: every type)")
+	older := fs.String("older-than", "", "delete the days whose events are all older than `DURATION` (e.g. 90d, 36h)")
+	dry := fs.Bool("dry-run", false, "print what would be deleted, delete nothing")
+	if err := parseFlagsOnly(fs, args); err != nil {
+		return err
+	}
+	if *older == "" {
+		fs.Usage()
+		return &exitError{code: 1, err: errors.New("--older-than is required, e.g. --older-than 90d")}
+	}
+	age, err := parseAge(*older)
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
+	if age <= 0 {
+		return &exitError{code: 1, err: fmt.Errorf("--older-than %s: must be more than zero", *older)}
+	}
+	ret := lake.Retention{"*": age}
+	if *typ != "" {
+		ret = lake.Retention{*typ: age}
+	}
+	l, err := openLake(*data, *dry)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	now := time.Now()
+	st, err := l.Prune(ctx, lake.PruneOptions{Retention: ret, Now: now, DryRun: *dry})
+	verb := "deleted"
+	if *dry {
+		verb = "would delete"
+	}
+	for _, p := range st.Partitions {
+		fmt.Fprintf(stdout, "%s type=%s/date=%s  %d files  %s\n", verb, p.Type, p.Date, p.Files, progress.Bytes(p.Bytes))
+	}
+	fmt.Fprintf(stdout, "%s %d partitions (days), %d files, %s: everything before %s\n", verb, len(st.Partitions), st.Files,
+		progress.Bytes(st.Bytes), now.Add(-age).UTC().Format("2006-01-02 15:04 MST"))
+	return err
+}
+
+// parseFlagsOnly parses a subcommand's flags; it takes no other arguments.
+func parseFlagsOnly(fs *flag.FlagSet, args []string) error {
+	pos, err := parseInterleaved(fs, args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return err
+	case err != nil:
+		return &exitError{code: 1}
+	case len(pos) > 0:
+		return &exitError{code: 1, err: fmt.Errorf("unexpected arguments: %s", strings.Join(pos, " "))}
+	}
+	return nil
+}
