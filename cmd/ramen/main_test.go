@@ -104,16 +104,35 @@ func TestParseUndetectableObject(t *testing.T) {
 
 func TestDemo(t *testing.T) {
 	dir := t.TempDir()
-	code, out, errs := runCmd(t, "", "demo", "--data", dir)
+	code, out, errs := runCmd(t, "", "demo", "--data", dir, "--days", "1")
 	if code != 0 {
 		t.Fatalf("exit %d: %s %s", code, out, errs)
 	}
-	if !strings.Contains(out, "cloudtrail") || !strings.Contains(out, "Try next") || !strings.Contains(out, "0 rejected") {
+	if !strings.Contains(out, "leaked-access-key") || !strings.Contains(out, "Try next") || !strings.Contains(out, " 0 rejected") {
 		t.Errorf("demo output: %s", out)
 	}
-	// The suggested command works on what the demo wrote.
+	// The logs parse without a reject, and the suggested queries work on the data directory.
 	code, parsed, errs := runCmd(t, "", "parse", filepath.Join(dir, "demo-logs"))
 	if code != 0 || strings.Count(parsed, "\n") == 0 {
 		t.Errorf("parse of the demo logs: exit %d, %s", code, errs)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "ramen query --data ") {
+			continue
+		}
+		sql := strings.TrimSuffix(line[strings.Index(line, `"`)+1:], `"`)
+		sql = strings.ReplaceAll(sql, `\"`, `"`)
+		code, rows, errs := runCmd(t, "", "query", "--data", dir, sql)
+		if code != 0 || strings.Count(rows, "\n") < 2 {
+			t.Errorf("suggested query %s: exit %d, %s%s", sql, code, rows, errs)
+		}
+	}
+	// Alerts are in the lake, each tied to its scenario; a second run reuses the data and adds none.
+	_, rows, _ := runCmd(t, "", "query", "--data", dir, "--format", "csv", "SELECT count(*) FROM alerts WHERE demo.scenario = 'leaked-access-key'")
+	code, out2, errs := runCmd(t, "", "demo", "--data", dir, "--days", "1")
+	_, rows2, _ := runCmd(t, "", "query", "--data", dir, "--format", "csv", "SELECT count(*) FROM alerts WHERE demo.scenario = 'leaked-access-key'")
+	if code != 0 || !strings.Contains(out2, "reused") || rows != rows2 || strings.TrimSpace(rows) == "count_star()\n0" {
+		t.Errorf("second run: exit %d %s %s; alerts %q then %q", code, out2, errs, rows, rows2)
 	}
 }
