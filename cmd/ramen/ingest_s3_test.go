@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,7 +18,7 @@ import (
 	"github.com/ramen-siem/ramen/source/s3/s3test"
 )
 
-func gz(t *testing.T, s string) []byte {
+func gz(t testing.TB, s string) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w := gzip.NewWriter(&b)
@@ -31,7 +32,7 @@ func gz(t *testing.T, s string) []byte {
 // awsLogs makes the objects an organization's log bucket holds: CloudTrail, VPC flow and ALB logs of
 // several accounts and regions under AWSLogs/, with the keys AWS gives them. It returns the objects
 // and the events each (type, account, region) has.
-func awsLogs(t *testing.T, accounts, regions []string) (map[string][]byte, map[string]int) {
+func awsLogs(t testing.TB, accounts, regions []string) (map[string][]byte, map[string]int) {
 	t.Helper()
 	objs, want := map[string][]byte{}, map[string]int{}
 	seq := 0
@@ -294,5 +295,60 @@ func TestIngestS3Errors(t *testing.T) {
 		if code != tc.code || !strings.Contains(errs, tc.says) {
 			t.Errorf("ingest %v: exit %d, %s; want exit %d saying %q", tc.args, code, errs, tc.code, tc.says)
 		}
+	}
+}
+
+// BenchmarkIngestS3 ingests a 10-account, 4-region AWSLogs tree (160 objects) from MinIO on the
+// loopback: the cost of listing, downloading, spooling and parsing without network latency (on AWS,
+// --downloads is there to hide each GET's tens of milliseconds).
+func BenchmarkIngestS3(b *testing.B) {
+	srv := s3test.Start(b)
+	s3test.SetEnv(b)
+	srv.CreateBucket(b, "bench")
+	var accounts []string
+	for i := 1; i <= 10; i++ {
+		accounts = append(accounts, fmt.Sprintf("%012d", i*111111111))
+	}
+	objs, want := awsLogs(b, accounts, []string{"us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"})
+	var size int64
+	for k, data := range objs {
+		srv.Put(b, "bench", k, data)
+		size += int64(len(data))
+	}
+	events := 0
+	for _, n := range want {
+		events += n
+	}
+	// The same tree from a local directory: the part of the time that is not S3's.
+	local := b.TempDir()
+	for k, data := range objs {
+		p := filepath.Join(local, filepath.FromSlash(k))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, data, 0o644)
+	}
+	b.Run("local", func(b *testing.B) {
+		b.SetBytes(size)
+		for b.Loop() {
+			var errb bytes.Buffer
+			if code := run(context.Background(), []string{"ingest", "-q", "--data", b.TempDir(), local}, strings.NewReader(""), io.Discard, &errb); code != 0 {
+				b.Fatalf("exit %d: %s", code, errb.String())
+			}
+		}
+		b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(float64(len(objs))*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
+	})
+	for _, n := range []int{1, 8} {
+		b.Run(fmt.Sprintf("downloads=%d", n), func(b *testing.B) {
+			b.SetBytes(size)
+			for b.Loop() {
+				var errb bytes.Buffer
+				args := []string{"ingest", "-q", "--data", b.TempDir(), "--endpoint", srv.Endpoint, "--downloads", fmt.Sprint(n), "s3://bench/AWSLogs/"}
+				if code := run(context.Background(), args, strings.NewReader(""), io.Discard, &errb); code != 0 {
+					b.Fatalf("exit %d: %s", code, errb.String())
+				}
+			}
+			b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(len(objs))*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
+		})
 	}
 }
