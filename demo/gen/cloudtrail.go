@@ -235,7 +235,7 @@ func roleActor(r *rand.Rand, a *Account, ro *role, ip string) *actor {
 // ctBenign: services around the clock, people in office hours, deployments on weekdays.
 func ctBenign(g *gen, s *stream, r *rand.Rand, from time.Time, out []rec) []rec {
 	a := s.acct
-	base := map[string]float64{"prod": 900, "dev": 400, "security": 160, "log-archive": 50}[a.Kind] * g.rate
+	base := map[string]float64{"prod": 500, "dev": 250, "security": 120, "log-archive": 40}[a.Kind] * g.rate
 	if s.region != a.Regions[0] {
 		base *= .35
 	}

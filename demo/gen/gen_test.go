@@ -155,7 +155,7 @@ func TestEveryRecordParses(t *testing.T) {
 			got[e.Type]++
 		}
 	}
-	for _, typ := range []string{"cloudtrail", "vpcflow", "route53", "guardduty", "s3access"} {
+	for _, typ := range []string{"cloudtrail", "vpcflow", "route53", "guardduty", "s3access", "elb", "waf", "cloudfront"} {
 		if got[typ] == 0 {
 			t.Errorf("no %s events generated", typ)
 		}

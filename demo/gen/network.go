@@ -46,7 +46,7 @@ func vpcBenign(g *gen, s *stream, r *rand.Rand, from time.Time, out []rec) []rec
 	}
 	f := diurnal((from.Hour()+19)%24, from.Weekday()) // customers mostly in the Americas
 	albs, webs, apps, dbs, nat := v.tier("alb"), v.tier("web"), v.tier("app"), v.tier("db"), v.tier("nat")
-	n := poisson(r, 110*k*f)
+	n := poisson(r, 40*k*f)
 	for i := 0; i < n; i++ {
 		t := at(r, from, s.every-time.Minute)
 		client, lb, w, ap := publicIP(r), pick(r, albs), pick(r, webs), pick(r, apps)
@@ -125,7 +125,7 @@ func r53Benign(g *gen, s *stream, r *rand.Rand, from time.Time, out []rec) []rec
 			hosts = append(hosts, e)
 		}
 	}
-	for i, m := 0, poisson(r, 60*k*(.5+diurnal(from.Hour(), from.Weekday())/2)); i < m; i++ {
+	for i, m := 0, poisson(r, 30*k*(.5+diurnal(from.Hour(), from.Weekday())/2)); i < m; i++ {
 		t := at(r, from, s.every)
 		d := pick(r, dnsNames)
 		name := d.name

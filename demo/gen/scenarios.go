@@ -53,6 +53,7 @@ func (g *gen) addScenarios() {
 	g.leakedKey(r)
 	g.consoleNoMFA(r)
 	g.portScan(r)
+	g.sqlInjection(r)
 	g.cryptoMining(r)
 	g.insider(r)
 	g.silentSource()

@@ -19,6 +19,16 @@ func (g *gen) addStreams() {
 			g.streams = append(g.streams, &stream{id: "route53/" + v.id, typ: "route53", acct: a, region: v.region, v: v,
 				every: 10 * time.Minute, benign: r53Benign, key: r53Key, frame: lines("")})
 		}
+		for _, lb := range a.albs {
+			g.streams = append(g.streams, &stream{id: "elb/" + lb.id, typ: "elb", acct: a, region: lb.region, lb: lb,
+				every: 5 * time.Minute, benign: albBenign, key: albKey, frame: lines("")})
+			g.streams = append(g.streams, &stream{id: "waf/" + lb.id, typ: "waf", acct: a, region: lb.region, lb: lb,
+				every: 5 * time.Minute, benign: wafBenign, key: wafKey, frame: lines("")})
+		}
+		if a.cfDist != "" {
+			g.streams = append(g.streams, &stream{id: "cloudfront/" + a.cfDist, typ: "cloudfront", acct: a, region: "us-east-1",
+				every: time.Hour, benign: cfBenign, key: cfKey, frame: lines(cfHeader)})
+		}
 	}
 }
 
