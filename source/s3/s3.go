@@ -299,7 +299,10 @@ func explain(err error, op string) error {
 		}
 	}
 	if code == "" && status == 0 {
-		return err // not an answer from the store: a network or credentials error, already clear
+		if msg := err.Error(); strings.Contains(msg, "get identity") || strings.Contains(msg, "failed to refresh cached credentials") {
+			return fmt.Errorf("no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with an instance or container role (%w)", err)
+		}
+		return err // not an answer from the store: a network error, already clear
 	}
 	if code == "" {
 		code = http.StatusText(status)

@@ -227,3 +227,17 @@ func TestWrongCredentials(t *testing.T) {
 		t.Errorf("wrong secret: %v; want a hint about credentials and never the secret", err)
 	}
 }
+
+func TestNoCredentials(t *testing.T) {
+	s3test.SetEnv(t) // also keeps the SDK away from instance metadata
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	c, err := s3.New(context.Background(), s3.Options{Endpoint: "http://127.0.0.1:9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.List(context.Background(), s3.URL{Bucket: "logs"}, func([]s3.Object) error { return nil })
+	if err == nil || !strings.Contains(err.Error(), "list s3://logs/: no AWS credentials found: set AWS_PROFILE") {
+		t.Errorf("no credentials: %v", err)
+	}
+}
