@@ -2,19 +2,21 @@
 //
 // Layout under the root directory (docs/lake.md is the contract for other readers):
 //
-//	type=<log type>/date=YYYY-MM-DD/hour=HH/<batch>_<n>.parquet   the events, zstd, sorted by time
-//	_wal/<batch>.ndjson, _wal/<batch>.json                        a batch being committed
-//	_rejected/<batch>.ndjson                                      dead letters: records that did not parse
-//	_manifest/objects.ndjson                                      every object committed (idempotency)
+//	type=<log type>/date=YYYY-MM-DD/hour=HH/<batch>_0.parquet   the events, zstd, sorted by time
+//	_staging/<batch>/...                                        files of a batch being committed
+//	_wal/<batch>.json                                           a sealed batch: its files and objects
+//	_rejected/<batch>.ndjson                                    dead letters: records that did not parse
+//	_manifest/objects.ndjson                                    every object committed (idempotency)
 //
-// Writing goes through a write-ahead batch: events are appended to _wal/<batch>.ndjson; Commit seals
-// the batch (fsync, then its .json description written atomically), converts it into Parquet files in
-// a staging directory, renames them into their partitions, records the batch's objects in the
-// manifest, and removes the batch. An object counts as ingested only once its manifest line is on
-// disk. A crash at any point leaves either an unsealed batch (discarded at the next Open: its objects
-// are not in the manifest, so they are ingested again) or a sealed one (converted again at the next
-// Open: its file names are fixed by the batch id, so redoing it overwrites rather than duplicates).
-// Readers only look at type=*/ directories, never at files being written.
+// Writing goes in batches. An Appender holds the events of a batch in memory; Commit writes them as
+// Parquet (Go writes the files directly, no text format in between) into _staging, fsyncs them,
+// seals the batch by writing its description atomically, renames the files into their partitions,
+// records the batch's objects in the manifest, and removes the description. An object counts as
+// ingested only once its manifest line is on disk. A crash before the seal leaves staged files that
+// the next Open deletes (their objects are not in the manifest, so they are ingested again); a crash
+// after it leaves a description that the next Open finishes (renames of files still staged, the
+// manifest lines not yet written): nothing is lost and nothing is written twice. Readers only look at
+// type=*/ directories, which hold only complete files.
 package lake
 
 import (

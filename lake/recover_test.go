@@ -21,17 +21,8 @@ func TestRecoverSealedBatch(t *testing.T) {
 		a.Add(e)
 	}
 	a.EndObject(Object{Key: "records.json", Size: 1, SHA256: "abc"})
-	// Seal by hand, as Commit does, and "crash" before applying.
-	for typ, w := range a.wals {
-		w.w.Flush()
-		w.f.Close()
-		os.Rename(l.walPath(a.batch, typ, ".open"), l.walPath(a.batch, typ, ""))
-	}
-	meta := batchMeta{Batch: a.batch, Columns: map[string]string{}, Objects: a.objects, Events: a.events}
-	for typ, sc := range a.schemas {
-		meta.Columns[typ] = sc.duckColumns()
-	}
-	if err := writeFileAtomic(l.metaPath(a.batch), meta); err != nil {
+	// Seal, as Commit does, and "crash" before applying.
+	if _, err := a.seal(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -67,9 +58,9 @@ func TestRecoverUnsealedBatch(t *testing.T) {
 		a.Add(e)
 	}
 	a.EndObject(Object{Key: "records.json", Size: 1, SHA256: "abc"})
-	for _, w := range a.wals {
-		w.w.Flush()
-		w.f.Close()
+	// Crash while the batch's files are being written: staged, not sealed.
+	if _, err := a.writeType(context.Background(), filepath.Join(dir, "_staging", a.batch), "cloudtrail"); err != nil {
+		t.Fatal(err)
 	}
 	l.Close()
 	l, err = Open(dir, Options{})

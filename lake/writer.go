@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -20,28 +21,31 @@ import (
 // Use: Add events and Reject records of an object, then EndObject(o); call Commit when enough has
 // been added (Full says when) and at the end. Only objects whose EndObject preceded a successful
 // Commit are ingested; Abort (or a crash) forgets the rest.
+//
+// A batch is held in memory (the events themselves, not a copy) until Commit writes it: MaxBatchBytes
+// bounds that memory.
 type Appender struct {
 	l       *Lake
 	batch   string
-	wals    map[string]*walFile // by log type: each type has its own columns
-	rej     *os.File
-	rw      *bufio.Writer
+	rows    map[string][]row    // by log type
 	schemas map[string]*schema  // by log type
 	shapes  map[string][]*shape // by log type, most recently used first
+	rej     *os.File
+	rw      *bufio.Writer
 	objects []Object
-	buf     []byte
-	opts    event.JSONOptions
 	bytes   int64
 	events  int
 	rejects int
-	// MaxBatchBytes is the WAL size at which Full reports true (default 256 MB).
+	// MaxBatchBytes is the estimated memory of a batch's events at which Full reports true
+	// (default 256 MB).
 	MaxBatchBytes int64
 }
 
 // BatchStats describe one committed batch.
 type BatchStats struct {
 	Objects, Events, Rejected int
-	WALBytes, ParquetBytes    int64
+	Bytes                     int64 // estimated memory of the batch's events
+	ParquetBytes              int64
 	Files                     int
 }
 
@@ -50,88 +54,53 @@ func (l *Lake) NewAppender() (*Appender, error) {
 	if l.readOnly {
 		return nil, fmt.Errorf("lake opened read-only")
 	}
-	a := &Appender{l: l, MaxBatchBytes: 256 << 20,
-		opts: event.JSONOptions{RawAsText: true, TimeLayout: "2006-01-02 15:04:05.999999"}}
-	return a, a.start()
+	a := &Appender{l: l, MaxBatchBytes: 256 << 20}
+	a.start()
+	return a, nil
 }
 
-type walFile struct {
-	f *os.File
-	w *bufio.Writer
-}
-
-func (a *Appender) start() error {
+func (a *Appender) start() {
 	a.batch = newBatchID()
+	a.rows = map[string][]row{}
 	a.schemas = map[string]*schema{}
 	a.shapes = map[string][]*shape{}
-	a.wals = map[string]*walFile{}
 	a.objects, a.bytes, a.events, a.rejects = nil, 0, 0, 0
-	return nil
 }
 
-// walPath is the WAL file of one type in this batch; suffix ".open" while it is written.
-func (l *Lake) walPath(batch, typ, suffix string) string {
-	return filepath.Join(l.root, "_wal", batch+"."+typ+".ndjson"+suffix)
-}
-
-func (a *Appender) walFor(typ string) (*walFile, error) {
-	if w := a.wals[typ]; w != nil {
-		return w, nil
-	}
-	f, err := os.OpenFile(a.l.walPath(a.batch, typ, ".open"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	w := &walFile{f: f, w: bufio.NewWriterSize(f, 1<<20)}
-	a.wals[typ] = w
-	return w, nil
-}
-
-// Add appends an event to the batch. Each log type has its own WAL file and columns.
+// Add appends an event to the batch. The event must not be modified afterwards.
 func (a *Appender) Add(e *event.Event) error {
 	if e.Type == "" || strings.ContainsAny(e.Type, "/\\.=") {
 		return fmt.Errorf("event without a valid log type: %q", e.Type)
 	}
-	wf, err := a.walFor(e.Type)
-	if err != nil {
-		return err
-	}
-	ts := e.Timestamp
-	if ts.IsZero() {
-		ts = time.Now().UTC() // an event must land in some partition; parsers set it for all but the odd record
+	if e.Timestamp.IsZero() {
+		e.Timestamp = time.Now().UTC() // an event must land in some partition; parsers set it for all but the odd record
 	}
 	// The row's fields on the stack (no write barriers, no allocation): the ones every row has,
 	// then the event's.
 	var stack [80]event.Field
 	fs := append(stack[:0],
-		event.Field{Key: "@timestamp", Value: event.Time(ts)},
+		event.Field{Key: "@timestamp", Value: event.Time(e.Timestamp)},
 		event.Field{Key: "_id", Value: event.String(e.ID)},
 		event.Field{Key: "event.original", Value: event.String(e.Original)})
 	if e.NativeRoot != "" {
 		fs = append(fs, event.Field{Key: "_native_root", Value: event.String(e.NativeRoot)})
 	}
+	fixed := len(fs)
 	fs = append(fs, e.Fields...)
-	sh := a.shapeOf(e.Type, fs)
-	if sh.renamed {
-		for i := range fs {
-			fs[i].Key = sh.cols[i]
-		}
-	}
-	a.buf = event.AppendFields(a.buf[:0], fs, sh.order, &a.opts)
-	a.buf = append(a.buf, '\n')
-	n, err := wf.w.Write(a.buf)
-	a.bytes += int64(n)
+	sh := a.shapeOf(e.Type, fs, fixed)
+	a.rows[e.Type] = append(a.rows[e.Type], row{e, sh})
+	a.bytes += int64(len(e.Original)) + int64(len(e.Fields))*48 + 160
 	a.events++
-	return err
+	return nil
 }
 
 // shape is a recurring set of fields: the same keys with the same kinds in the same order, as most
-// records of a log type have. Its column names and sorted order are worked out once.
+// records of a log type have. Its column names are worked out once.
 type shape struct {
+	fixed   int // the leading fields every row has (@timestamp, _id, event.original, ...)
 	keys    []string
 	kinds   []event.Kind
 	cols    []string // column path of each field (the key, unless the schema renamed it)
-	order   []int32  // the fields in column order
 	renamed bool
 }
 
@@ -140,7 +109,7 @@ type shape struct {
 const maxShapes = 16
 
 // shapeOf finds the shape of a row, adding its fields to the type's schema when it is new.
-func (a *Appender) shapeOf(typ string, fs []event.Field) *shape {
+func (a *Appender) shapeOf(typ string, fs []event.Field, fixed int) *shape {
 	shapes := a.shapes[typ]
 	for k, sh := range shapes {
 		if sh.matches(fs) {
@@ -156,7 +125,7 @@ func (a *Appender) shapeOf(typ string, fs []event.Field) *shape {
 		sc = newSchema()
 		a.schemas[typ] = sc
 	}
-	sh := &shape{keys: make([]string, len(fs)), kinds: make([]event.Kind, len(fs)), cols: make([]string, len(fs))}
+	sh := &shape{fixed: fixed, keys: make([]string, len(fs)), kinds: make([]event.Kind, len(fs)), cols: make([]string, len(fs))}
 	for i, f := range fs {
 		sh.keys[i], sh.kinds[i] = f.Key, f.Value.Kind()
 	}
@@ -167,11 +136,6 @@ func (a *Appender) shapeOf(typ string, fs []event.Field) *shape {
 			sh.renamed = true
 		}
 	}
-	renamed := make([]event.Field, len(fs))
-	for i := range fs {
-		renamed[i] = event.Field{Key: sh.cols[i]}
-	}
-	sh.order = event.SortedOrder(renamed, nil)
 	if len(shapes) >= maxShapes {
 		shapes = shapes[:maxShapes-1]
 	}
@@ -225,149 +189,184 @@ func (a *Appender) Full() bool { return a.bytes >= a.MaxBatchBytes }
 // Pending returns the number of events added since the last commit.
 func (a *Appender) Pending() int { return a.events }
 
-// batchMeta is the sealed description of a batch, written last: its presence means the WAL is complete.
+// batchMeta is the sealed description of a batch, written once all its files are staged and synced:
+// its presence means the batch is complete and only has to be moved into place.
 type batchMeta struct {
-	Batch   string            `json:"batch"`
-	Columns map[string]string `json:"columns"` // log type -> read_json columns argument
-	Objects []Object          `json:"objects"`
-	Events  int               `json:"events"`
+	Batch   string   `json:"batch"`
+	Files   []string `json:"files"` // staged files, relative to the staging directory of the batch
+	Objects []Object `json:"objects"`
+	Events  int      `json:"events"`
 }
 
 // Commit makes everything added so far durable and visible, then starts a new batch.
 func (a *Appender) Commit(ctx context.Context) (BatchStats, error) {
-	st := BatchStats{Objects: len(a.objects), Events: a.events, Rejected: a.rejects, WALBytes: a.bytes}
-	for typ, w := range a.wals {
-		if err := w.w.Flush(); err != nil {
-			return st, err
-		}
-		if err := w.f.Sync(); err != nil {
-			return st, err
-		}
-		if err := w.f.Close(); err != nil {
-			return st, err
-		}
-		if err := os.Rename(a.l.walPath(a.batch, typ, ".open"), a.l.walPath(a.batch, typ, "")); err != nil {
-			return st, err
+	st := BatchStats{Objects: len(a.objects), Events: a.events, Rejected: a.rejects, Bytes: a.bytes}
+	err := a.commit(ctx, &st)
+	if err != nil {
+		if q := a.l.quarantine(a.batch); q != "" {
+			err = fmt.Errorf("%w (what the batch had written is kept in %s; its objects were not marked ingested)", err, q)
 		}
 	}
-	a.wals = nil
+	a.start()
+	return st, err
+}
+
+func (a *Appender) commit(ctx context.Context, st *BatchStats) error {
+	meta, err := a.seal(ctx)
+	if err != nil {
+		return err
+	}
+	files, size, err := a.l.apply(meta)
+	st.Files, st.ParquetBytes = files, size
+	return err
+}
+
+// seal writes the batch's files into staging, fsyncs them, and writes the batch's description:
+// from then on the batch is complete, and a crash is finished by the next Open.
+func (a *Appender) seal(ctx context.Context) (*batchMeta, error) {
 	if a.rej != nil {
 		if err := a.rw.Flush(); err != nil {
-			return st, err
+			return nil, err
 		}
 		if err := a.rej.Sync(); err != nil {
-			return st, err
+			return nil, err
 		}
 		a.rej.Close()
 		a.rej = nil
 	}
-	meta := batchMeta{Batch: a.batch, Columns: map[string]string{}, Objects: a.objects, Events: a.events}
-	for t, sc := range a.schemas {
-		meta.Columns[t] = sc.duckColumns()
-	}
-	if err := writeFileAtomic(a.l.metaPath(a.batch), meta); err != nil {
-		return st, err
-	}
-	files, size, err := a.l.apply(ctx, &meta)
-	st.Files, st.ParquetBytes = files, size
-	if err != nil {
-		if q := a.l.quarantine(meta.Batch); q != "" {
-			err = fmt.Errorf("%w (the batch is kept in %s; its objects were not marked ingested)", err, q)
-		}
-		a.start()
-		return st, err
-	}
-	return st, a.start()
-}
-
-// Abort discards the batch: nothing added since the last Commit is kept.
-func (a *Appender) Abort() {
-	for typ, w := range a.wals {
-		w.f.Close()
-		os.Remove(a.l.walPath(a.batch, typ, ".open"))
-	}
-	a.wals = nil
-	if a.rej != nil {
-		a.rej.Close()
-		os.Remove(filepath.Join(a.l.root, "_rejected", a.batch+".ndjson.open"))
-	}
-}
-
-// apply turns a sealed batch into Parquet files in their partitions, records its objects, and
-// removes it. Doing it twice gives the same files: it is how a crashed commit is finished.
-func (l *Lake) apply(ctx context.Context, m *batchMeta) (files int, size int64, err error) {
-	staging := filepath.Join(l.root, "_staging", m.Batch)
-	if err := os.RemoveAll(staging); err != nil {
-		return 0, 0, err
-	}
-	types := make([]string, 0, len(m.Columns))
-	for t := range m.Columns {
+	staging := filepath.Join(a.l.root, "_staging", a.batch)
+	meta := batchMeta{Batch: a.batch, Objects: a.objects, Events: a.events}
+	types := make([]string, 0, len(a.rows))
+	for t := range a.rows {
 		types = append(types, t)
 	}
 	slices.Sort(types)
 	for _, t := range types {
-		// One COPY per type: each type has its own columns. Rows are sorted by time so that row
-		// group statistics let time filters skip most of a file.
-		q := fmt.Sprintf(`COPY (
-  SELECT *, %s AS type, strftime("@timestamp", '%%Y-%%m-%%d') AS date, strftime("@timestamp", '%%H') AS hour
-  FROM read_json(%s, format = 'newline_delimited', columns = %s, maximum_object_size = 268435456)
-  ORDER BY "@timestamp"
-) TO %s (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (type, date, hour), FILENAME_PATTERN %s, OVERWRITE_OR_IGNORE true, ROW_GROUP_SIZE 122880)`,
-			sqlString(t), sqlString(l.walPath(m.Batch, t, "")), m.Columns[t], sqlString(staging), sqlString(m.Batch+"_{i}"))
-		if _, err := l.db.ExecContext(ctx, q); err != nil {
-			return 0, 0, fmt.Errorf("writing Parquet for %s: %w", t, err)
+		files, err := a.writeType(ctx, staging, t)
+		if err != nil {
+			return nil, fmt.Errorf("writing Parquet for %s: %w", t, err)
+		}
+		meta.Files = append(meta.Files, files...)
+	}
+	if len(meta.Files) > 0 {
+		if err := syncTree(staging); err != nil {
+			return nil, err
 		}
 	}
+	if err := writeFileAtomic(a.l.metaPath(a.batch), meta); err != nil {
+		return nil, err
+	}
+	return &meta, nil
+}
+
+// writeType writes the type's rows of the batch into staging, one file per hour partition, rows
+// sorted by time, and returns the files' paths relative to staging.
+func (a *Appender) writeType(ctx context.Context, staging, typ string) ([]string, error) {
+	rows := a.rows[typ]
+	ps := buildSchema(a.schemas[typ], repeating(rows, func(r row) []string { return r.sh.cols[r.sh.fixed:] }))
+	sort.SliceStable(rows, func(i, j int) bool { return rows[i].e.Timestamp.Before(rows[j].e.Timestamp) })
+	var files []string
+	for start := 0; start < len(rows); {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hour := rows[start].e.Timestamp.UTC().Truncate(time.Hour)
+		end := start + 1
+		for end < len(rows) && rows[end].e.Timestamp.UTC().Truncate(time.Hour).Equal(hour) {
+			end++
+		}
+		rel := filepath.Join("type="+typ, "date="+hour.Format("2006-01-02"), "hour="+hour.Format("15"), a.batch+"_0.parquet")
+		p := filepath.Join(staging, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, err
+		}
+		f, err := os.Create(p)
+		if err != nil {
+			return nil, err
+		}
+		bw := bufio.NewWriterSize(f, 1<<20)
+		err = writeParquet(bw, ps, rows[start:end])
+		if err == nil {
+			err = bw.Flush()
+		}
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, rel)
+		start = end
+	}
+	return files, nil
+}
+
+// syncTree fsyncs every directory of a staged batch, so that its files' names are durable.
+func syncTree(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return err
+		}
+		return syncDir(p)
+	})
+}
+
+// Abort discards the batch: nothing added since the last Commit is kept.
+func (a *Appender) Abort() {
+	if a.rej != nil {
+		a.rej.Close()
+		a.rej = nil
+		os.Remove(filepath.Join(a.l.root, "_rejected", a.batch+".ndjson.open"))
+	}
+	os.RemoveAll(filepath.Join(a.l.root, "_staging", a.batch))
+	a.start()
+}
+
+// apply moves a sealed batch's staged files into their partitions, records its objects and removes
+// the batch. Doing it again after a crash finishes it: files already moved are skipped, the
+// manifest ignores objects it has.
+func (l *Lake) apply(m *batchMeta) (files int, size int64, err error) {
+	staging := filepath.Join(l.root, "_staging", m.Batch)
 	// The batch's dead letters become visible with it.
 	rej := filepath.Join(l.root, "_rejected", m.Batch+".ndjson")
 	if err := os.Rename(rej+".open", rej); err != nil && !os.IsNotExist(err) {
 		return 0, 0, err
 	}
-	// Move every file into place: fsync it, rename it, fsync its directory.
-	err = filepath.WalkDir(staging, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(staging, p)
-		dst := filepath.Join(l.root, rel)
-		if err := fsyncFile(p); err != nil {
-			return err
-		}
+	for _, rel := range m.Files {
+		src, dst := filepath.Join(staging, rel), filepath.Join(l.root, rel)
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return err
+			return files, size, err
 		}
-		if err := os.Rename(p, dst); err != nil {
-			return err
+		if err := os.Rename(src, dst); err != nil && !os.IsNotExist(err) {
+			return files, size, err
 		}
 		if err := syncDir(filepath.Dir(dst)); err != nil {
-			return err
+			return files, size, err
 		}
-		fi, err := os.Stat(dst)
-		if err == nil {
+		if fi, err := os.Stat(dst); err == nil {
 			size += fi.Size()
+			files++
 		}
-		files++
-		return nil
-	})
-	if err != nil && !os.IsNotExist(err) {
-		return files, size, err
 	}
 	now := time.Now().UTC()
-	for i := range m.Objects {
-		m.Objects[i].At = now
+	var fresh []Object
+	for _, o := range m.Objects {
+		if _, ok := l.man.has(&o); !ok {
+			o.At = now
+			fresh = append(fresh, o)
+		}
 	}
-	if err := l.man.append(m.Objects); err != nil {
+	if err := l.man.append(fresh); err != nil {
 		return files, size, err
 	}
-	for _, t := range types {
-		if err := os.Remove(l.walPath(m.Batch, t, "")); err != nil && !os.IsNotExist(err) {
-			return files, size, err
-		}
+	if err := os.RemoveAll(l.metaPath(m.Batch)); err != nil {
+		return files, size, err
 	}
-	for _, p := range []string{l.metaPath(m.Batch), staging} {
-		if err := os.RemoveAll(p); err != nil {
-			return files, size, err
-		}
+	if err := os.RemoveAll(staging); err != nil {
+		return files, size, err
 	}
 	return files, size, syncDir(filepath.Join(l.root, "_wal"))
 }
@@ -384,6 +383,7 @@ func (l *Lake) recover(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	sealed := map[string]bool{}
 	for _, e := range ents {
 		name := e.Name()
 		switch {
@@ -396,35 +396,27 @@ func (l *Lake) recover(ctx context.Context) error {
 			if err := json.Unmarshal(b, &m); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
-			if _, _, err := l.apply(ctx, &m); err != nil {
+			sealed[m.Batch] = true
+			if _, _, err := l.apply(&m); err != nil {
 				if ctx.Err() != nil {
 					return err
 				}
-				// A batch that cannot be applied must not block the lake forever: keep it aside
+				// A batch that cannot be finished must not block the lake forever: keep it aside
 				// for inspection; its objects are not in the manifest and will be ingested again.
 				q := l.quarantine(m.Batch)
-				l.Warnings = append(l.Warnings, fmt.Sprintf("batch %s could not be written (%v); kept in %s", m.Batch, err, q))
+				l.Warnings = append(l.Warnings, fmt.Sprintf("batch %s could not be finished (%v); kept in %s", m.Batch, err, q))
 			}
-		case strings.HasSuffix(name, ".open"), strings.HasSuffix(name, ".tmp"):
-			os.Remove(filepath.Join(dir, name))
+		default:
+			os.Remove(filepath.Join(dir, name)) // temporary files of an unfinished seal
 		}
 	}
-	// WAL files of batches whose description was never written, and dead letters never sealed.
-	ents, _ = os.ReadDir(dir)
-	for _, e := range ents {
-		if batch, _, ok := strings.Cut(e.Name(), "."); ok && strings.HasSuffix(e.Name(), ".ndjson") {
-			if _, err := os.Stat(l.metaPath(batch)); os.IsNotExist(err) {
-				os.Remove(filepath.Join(dir, e.Name()))
-			}
-		}
-	}
+	// Dead letters of batches never sealed, and staged files of unsealed batches.
 	rej, _ := os.ReadDir(filepath.Join(l.root, "_rejected"))
 	for _, e := range rej {
 		if strings.HasSuffix(e.Name(), ".open") {
 			os.Remove(filepath.Join(l.root, "_rejected", e.Name()))
 		}
 	}
-	// Leftovers of batches already applied.
 	if err := os.RemoveAll(filepath.Join(l.root, "_staging")); err != nil {
 		return err
 	}
@@ -477,19 +469,16 @@ func (l *Lake) quarantine(batch string) string {
 	}
 	moved := 0
 	walDir := filepath.Join(l.root, "_wal")
-	ents, _ := os.ReadDir(walDir)
-	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), batch+".") {
-			if os.Rename(filepath.Join(walDir, e.Name()), filepath.Join(dir, e.Name())) == nil {
-				moved++
-			}
-		}
+	if os.Rename(l.metaPath(batch), filepath.Join(dir, "batch.json")) == nil {
+		moved++
+	}
+	if os.Rename(filepath.Join(l.root, "_staging", batch), filepath.Join(dir, "staged")) == nil {
+		moved++
 	}
 	rej := filepath.Join(l.root, "_rejected", batch+".ndjson.open")
 	if os.Rename(rej, filepath.Join(dir, "rejected.ndjson")) == nil {
 		moved++
 	}
-	os.RemoveAll(filepath.Join(l.root, "_staging", batch))
 	syncDir(walDir)
 	if moved == 0 {
 		return ""
