@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ramen-siem/ramen/event"
@@ -260,48 +262,74 @@ func (a *Appender) seal(ctx context.Context) (*batchMeta, error) {
 }
 
 // writeType writes the type's rows of the batch into staging, one file per hour partition, rows
-// sorted by time, and returns the files' paths relative to staging.
+// sorted by time, and returns the files' paths relative to staging. Partitions are written in
+// parallel, one per core.
 func (a *Appender) writeType(ctx context.Context, staging, typ string) ([]string, error) {
 	rows := a.rows[typ]
 	ps := buildSchema(a.schemas[typ], repeating(rows, func(r row) []string { return r.sh.cols[r.sh.fixed:] }))
 	sort.SliceStable(rows, func(i, j int) bool { return rows[i].e.Timestamp.Before(rows[j].e.Timestamp) })
-	var files []string
+	type part struct {
+		rel        string
+		start, end int
+	}
+	var parts []part
 	for start := 0; start < len(rows); {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
 		hour := rows[start].e.Timestamp.UTC().Truncate(time.Hour)
 		end := start + 1
 		for end < len(rows) && rows[end].e.Timestamp.UTC().Truncate(time.Hour).Equal(hour) {
 			end++
 		}
 		rel := filepath.Join("type="+typ, "date="+hour.Format("2006-01-02"), "hour="+hour.Format("15"), a.batch+"_0.parquet")
-		p := filepath.Join(staging, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, err
-		}
-		f, err := os.Create(p)
-		if err != nil {
-			return nil, err
-		}
-		bw := bufio.NewWriterSize(f, 1<<20)
-		err = writeParquet(bw, ps, rows[start:end])
-		if err == nil {
-			err = bw.Flush()
-		}
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return nil, err
-		}
-		files = append(files, rel)
+		parts = append(parts, part{rel, start, end})
 		start = end
 	}
+	errs := make([]error, len(parts))
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	for i, p := range parts {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := ctx.Err(); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = writeFile(filepath.Join(staging, p.rel), ps, rows[p.start:p.end])
+		}()
+	}
+	wg.Wait()
+	files := make([]string, len(parts))
+	for i, p := range parts {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		files[i] = p.rel
+	}
 	return files, nil
+}
+
+// writeFile writes one Parquet file and fsyncs it.
+func writeFile(path string, ps *pqSchema, rows []row) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	bw := bufio.NewWriterSize(f, 1<<20)
+	err = writeParquet(bw, ps, rows)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // syncTree fsyncs every directory of a staged batch, so that its files' names are durable.
