@@ -113,8 +113,9 @@ type source struct {
 	s3    *s3.URL
 }
 
-// sources reads the arguments in order. A local path that does not exist or a malformed s3:// URL is
-// fatal before anything is ingested. An S3 location inside another one given too is listed once.
+// sources reads the arguments: local paths first, then S3 locations, each in the order given. A
+// local path that does not exist or a malformed s3:// URL is fatal before anything is ingested. An S3
+// location inside another one given too is listed once.
 func sources(paths []string, stderr io.Writer, quiet bool) ([]source, int64, error) {
 	var out []source
 	var total int64
