@@ -78,3 +78,35 @@ func walkAll(v *fastjson.Value, path string, dst []Value, depth int) []Value {
 	}
 	return append(dst, FromJSON(v))
 }
+
+// A Resolver looks paths up in the original records of events one event at a time, reusing one
+// JSON parser: for a detector that examines an event and moves on, it saves parsing each record into
+// a tree of its own that the event keeps. The values it returns do not refer to the parser. Call
+// Reset before each new event. It is not safe for concurrent use.
+type Resolver struct {
+	p    fastjson.Parser
+	e    *Event
+	root *fastjson.Value
+}
+
+// Reset forgets the event last looked at.
+func (r *Resolver) Reset() { r.e, r.root = nil, nil }
+
+// LookupAll is e.LookupAll, with the parsing done in the resolver.
+func (r *Resolver) LookupAll(e *Event, path string, dst []Value) []Value {
+	if r.e != e {
+		r.e, r.root = e, nil
+		if len(e.Original) > 0 && (e.Original[0] == '{' || e.Original[0] == '[') {
+			if v, err := r.p.Parse(e.Original); err == nil {
+				if e.NativeRoot != "" {
+					v = walk(v, e.NativeRoot)
+				}
+				r.root = v
+			}
+		}
+	}
+	if r.root == nil {
+		return dst
+	}
+	return walkAll(r.root, path, dst, 0)
+}

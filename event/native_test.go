@@ -51,3 +51,30 @@ func TestLookupAll(t *testing.T) {
 		t.Errorf("NativeText under root = %q", r.NativeText())
 	}
 }
+
+func TestResolverMatchesLookupAll(t *testing.T) {
+	var r Resolver
+	for _, orig := range []string{
+		`{"resources":[{"ARN":"a"},{"ARN":"b"}],"x":{"y":"z"}}`,
+		`{"detail":{"x":{"y":"inner"}},"x":{"y":"outer"}}`,
+		`not json`,
+	} {
+		e := New("t", orig, 0)
+		if orig[0] == '{' && orig[2] == 'd' {
+			e.NativeRoot = "detail"
+		}
+		r.Reset()
+		for _, path := range []string{"resources.ARN", "x.y", "x", "nope"} {
+			want := e.LookupAll(path, nil)
+			got := r.LookupAll(e, path, nil)
+			if len(got) != len(want) {
+				t.Fatalf("%s %s: %v vs %v", orig, path, got, want)
+			}
+			for i := range got {
+				if !got[i].Equal(want[i]) {
+					t.Errorf("%s %s: %v vs %v", orig, path, got[i].Text(), want[i].Text())
+				}
+			}
+		}
+	}
+}

@@ -762,6 +762,7 @@ type mctx struct {
 	// keywords found by the Aho-Corasick pass
 	kwDone bool
 	kwBits []uint64
+	res    event.Resolver // parses the event's original record at most once, into reused memory
 }
 
 // lower returns s in lower case, computed once per event for each long text.
@@ -795,6 +796,7 @@ func (rs *RuleSet) getCtx(e *event.Event) *mctx {
 	}
 	c.e = e
 	c.rs = rs
+	c.res.Reset()
 	c.kwDone = false
 	c.text = c.text[:0]
 	if len(c.low) > 0 {
@@ -814,7 +816,7 @@ func (c *mctx) values(f *fieldRef) []event.Value {
 	if c.stamp[f.id] == c.gen {
 		return c.vals[f.id]
 	}
-	buf := f.lookup(c.e, c.vals[f.id][:0])
+	buf := f.lookupWith(&c.res, c.e, c.vals[f.id][:0])
 	c.vals[f.id] = buf
 	c.stamp[f.id] = c.gen
 	return buf
@@ -832,11 +834,19 @@ func (c *mctx) keywordText() []event.Value {
 // (an array path gives one value per element). An aliased field absent from an event its parser
 // made is absent: the original record is not parsed to find out again.
 func (f *fieldRef) lookup(e *event.Event, buf []event.Value) []event.Value {
+	return f.lookupWith(nil, e, buf)
+}
+
+// lookupWith is lookup with the record parsed by res (nil: by the event itself).
+func (f *fieldRef) lookupWith(res *event.Resolver, e *event.Event, buf []event.Value) []event.Value {
 	if v, ok := e.Get(f.ecs); ok {
 		return append(buf, v)
 	}
 	if f.native == "" || (f.aliased && parsed(e)) {
 		return buf
+	}
+	if res != nil {
+		return res.LookupAll(e, f.native, buf)
 	}
 	return e.LookupAll(f.native, buf)
 }
