@@ -80,7 +80,7 @@ func (c *Config) normalize() error {
 }
 
 // rates scale every benign stream's volume.
-var rates = map[string]float64{"low": 0.25, "normal": 1, "high": 8}
+var rates = map[string]float64{"low": 0.25, "normal": 1, "high": 2}
 
 // Result is what Generate wrote.
 type Result struct {
@@ -126,6 +126,7 @@ type gen struct {
 	streams []*stream
 	attacks map[string]map[int][]rec // stream id -> window -> records
 	truth   *Truth
+	dirs    sync.Map // directories made
 }
 
 type job struct {
@@ -267,8 +268,11 @@ func (g *gen) write(dir string, j job, raw, gz *bytes.Buffer, zw *gzip.Writer, r
 		data = gz.Bytes()
 	}
 	p := filepath.Join(dir, filepath.FromSlash(key))
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return "", 0, 0, nil, err
+	if _, ok := g.dirs.Load(filepath.Dir(p)); !ok {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", 0, 0, nil, err
+		}
+		g.dirs.Store(filepath.Dir(p), true)
 	}
 	if err := os.WriteFile(p, data, 0o644); err != nil {
 		return "", 0, 0, nil, err
