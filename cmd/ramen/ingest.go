@@ -9,8 +9,10 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ramen-siem/ramen/event"
@@ -217,11 +219,7 @@ func ingestSources(ctx context.Context, l *lake.Lake, srcs []source, total int64
 				return g.st, &exitError{code: 1, err: err}
 			}
 		} else {
-			for _, o := range s.files {
-				if err = g.file(ctx, o); err != nil {
-					break
-				}
-			}
+			err = g.files(ctx, s.files)
 		}
 		if err != nil {
 			a.Abort()
@@ -247,7 +245,152 @@ func (g *ingester) commit(ctx context.Context) error {
 	return nil
 }
 
-// file ingests one local file.
+// parsed is a local file read ahead by a worker: its identity, and its events and rejected records
+// (or, for a file too big to hold, nothing: the consumer streams it itself).
+type parsed struct {
+	o       object
+	obj     lake.Object
+	skip    bool // already in the lake
+	stream  bool // too big to read ahead: parse it in the consumer
+	events  []*event.Event
+	rejects []*parse.Reject
+	ps      parse.Stats
+	perr    error // the object could not be read to its end
+	err     error // the run must stop
+}
+
+// readAheadMax is the largest file a worker parses ahead into memory; bigger ones are streamed.
+const readAheadMax = 32 << 20
+
+// files ingests local files. Workers (one per core) hash and parse the files ahead, in parallel; the
+// events go into the batch in the files' order, one whole file at a time, so a file's events are
+// always committed together.
+func (g *ingester) files(ctx context.Context, objs []object) error {
+	if len(objs) == 0 {
+		return nil
+	}
+	workers := runtime.GOMAXPROCS(0)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([]chan parsed, len(objs))
+	for i := range results {
+		results[i] = make(chan parsed, 1)
+	}
+	// At most 2*workers files are parsed ahead and waiting: memory stays bounded. Slots are taken in
+	// file order, by one dispatcher, so the file the consumer waits for always has one.
+	slots := make(chan struct{}, 2*workers)
+	next := make(chan int)
+	go func() {
+		defer close(next)
+		for i := range objs {
+			select {
+			case slots <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case next <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				results[i] <- g.readAhead(ctx, objs[i])
+			}
+		}()
+	}
+	defer func() { cancel(); wg.Wait() }() // on an early return too: stop the dispatcher, then the workers
+	for i := range objs {
+		var r parsed
+		select {
+		case r = <-results[i]:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		<-slots
+		if err := g.take(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readAhead hashes a file and, unless it is in the lake already or too big, parses it into memory.
+func (g *ingester) readAhead(ctx context.Context, o object) parsed {
+	r := parsed{o: o}
+	if r.err = ctx.Err(); r.err != nil {
+		return r
+	}
+	if r.obj, r.err = describe(o.name); r.err != nil {
+		return r
+	}
+	if _, ok := g.l.Ingested(r.obj); ok && !g.opt.force {
+		r.skip = true
+		return r
+	}
+	if o.size > readAheadMax {
+		r.stream = true
+		return r
+	}
+	f, err := os.Open(o.name)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	defer f.Close()
+	r.ps, r.perr = parse.Object(ctx, o.name, f, parse.Options{Type: g.opt.typ},
+		func(e *event.Event) error { r.events = append(r.events, e); return nil },
+		func(rj *parse.Reject) { r.rejects = append(r.rejects, rj) })
+	return r
+}
+
+// take puts a file read ahead into the batch.
+func (g *ingester) take(ctx context.Context, r parsed) error {
+	switch {
+	case r.err != nil:
+		return r.err
+	case r.skip:
+		g.st.skipped++
+		g.bar.Add(r.o.size, 1, 0)
+		return nil
+	case r.stream:
+		return g.file(ctx, r.o)
+	}
+	for _, e := range r.events {
+		if err := g.a.Add(e); err != nil {
+			return fmt.Errorf("writing to the lake: %w", err)
+		}
+	}
+	for _, rj := range r.rejects {
+		if err := g.a.Reject(rj); err != nil {
+			return fmt.Errorf("writing to the lake: %w", err)
+		}
+		g.show(rj)
+	}
+	ps := r.ps
+	if r.perr != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := g.rejectObject(r.o.name, r.perr); err != nil {
+			return err
+		}
+		ps.Rejected++
+		if ps.Reasons == nil {
+			ps.Reasons = map[string]int{}
+		}
+		ps.Reasons["object"]++
+	}
+	return g.ended(ctx, r.obj, ps)
+}
+
+// file ingests one local file, streaming it into the batch.
 func (g *ingester) file(ctx context.Context, o object) error {
 	if err := ctx.Err(); err != nil {
 		return err
