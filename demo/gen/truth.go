@@ -10,8 +10,8 @@ import (
 )
 
 // Truth is the ground truth of a generated tree: the organization, and for every attack scenario
-// what happened, when, which records belong to it and which detections should fire. It is written as
-// ground-truth.json at the top of the tree.
+// what happened, when, which records belong to it and which detections should fire. It is written
+// beside the tree, at TruthPath(dir).
 type Truth struct {
 	Version   int         `json:"generator_version"`
 	Seed      int64       `json:"seed"`
