@@ -275,6 +275,21 @@ func TestPartitionPruning(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("\"@timestamp\" range without the date: %d bytes (%.0f%%)", readBytes(t)-before, pct(readBytes(t)-before, total))
+
+	// After compaction every hour has one file: the scan prunes the same way, and binding the
+	// views reads half as many footers.
+	if _, err := l.Compact(ctx, CompactOptions{Type: "cloudtrail"}); err != nil {
+		t.Fatal(err)
+	}
+	_, total = lakeBytes(t, l.Root())
+	if got := scanFiles(t, l, layoutQ); len(got) != 1 || got[0] != fmt.Sprintf("%d/%d", 24, days*24) {
+		t.Errorf("files scanned for one day after compaction: %v", got)
+	}
+	compacted, v := measure(t, l, viewQ, QueryOptions{})
+	if v != perDay {
+		t.Fatalf("after compaction one day counted %v, want %d", v, perDay)
+	}
+	t.Logf("after compaction (%d bytes): one day through ramen query %d bytes (%.0f%%)", total, compacted, pct(compacted, total))
 }
 
 func pct(a, b int64) float64 { return 100 * float64(a) / float64(b) }
