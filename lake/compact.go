@@ -85,9 +85,9 @@ func hook(step string) error {
 }
 
 // Compact rewrites every partition that has more than opt.MinFiles small files as one file, sorted
-// by "@timestamp", zstd (level 9: about 10% smaller than level 3, and compaction is not on the ingest
-// path; BenchmarkStorageRatio has the numbers), without duplicate _ids (the copy from the most recent file is kept; rows
-// without an _id are all kept). A partition that cannot be compacted (its files' columns cannot be
+// by "@timestamp", zstd at level 9 (about 10% smaller than level 3, and compaction is not on the
+// ingest path; BenchmarkStorageRatio has the numbers), without duplicate _ids (the copy from the
+// most recent file is kept; rows without an _id are all kept). A partition that cannot be compacted (its files' columns cannot be
 // merged, say) is left as it was and reported in Failed; the others go on. The Appender of the same
 // Lake must not commit while Compact runs: the lake's lock keeps other processes out, not other
 // goroutines.

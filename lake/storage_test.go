@@ -123,7 +123,9 @@ func genVPCFlow(n, perFile int, seed uint64) [][]byte {
 		enis[i] = fmt.Sprintf("eni-%017x", r.Uint64()>>4)
 	}
 	inside := func() string { return fmt.Sprintf("10.0.%d.%d", r.IntN(16), 1+r.IntN(254)) }
-	outside := func() string { return fmt.Sprintf("%d.%d.%d.%d", 1+r.IntN(223), r.IntN(256), r.IntN(256), 1+r.IntN(254)) }
+	outside := func() string {
+		return fmt.Sprintf("%d.%d.%d.%d", 1+r.IntN(223), r.IntN(256), r.IntN(256), 1+r.IntN(254))
+	}
 	ports := []int{443, 443, 443, 80, 22, 53, 123, 3306, 5432, 6379, 8080}
 	start := int64(1772409600) // 2026-03-02
 	var files [][]byte
@@ -232,7 +234,7 @@ func storageBreakdown(b *testing.B, l *Lake, typ string, total int64) {
 	}
 	rows.Close()
 	var nfiles, footers int64
-	l.DB().QueryRow(`SELECT count(*), sum(footer_size) FROM parquet_file_metadata(` + glob + `)`).Scan(&nfiles, &footers)
+	l.DB().QueryRow(`SELECT count(*), sum(footer_size) FROM parquet_file_metadata(`+glob+`)`).Scan(&nfiles, &footers)
 	b.Logf("  %d files, footers %d bytes (%.1f%%)", nfiles, footers, pct(footers, total))
 	dir := b.TempDir()
 	src := `(SELECT * FROM read_parquet(` + glob + `, hive_partitioning = false, union_by_name = true) ORDER BY "@timestamp")`
