@@ -71,7 +71,12 @@ func (l *Lake) Views(ctx context.Context, opt QueryOptions) ([]string, error) {
 				cols = append(cols, quoteIdent(c))
 			}
 		}
-		q := fmt.Sprintf("CREATE OR REPLACE VIEW events AS SELECT %s FROM %s%s", strings.Join(cols, ", "), src, filter)
+		// Alerts live in the lake as their own type, but they are not log events.
+		where := " WHERE type <> 'alerts'"
+		if filter != "" {
+			where = filter + " AND type <> 'alerts'"
+		}
+		q := fmt.Sprintf("CREATE OR REPLACE VIEW events AS SELECT %s FROM %s%s", strings.Join(cols, ", "), src, where)
 		if _, err := l.db.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("view events: %w", err)
 		}
