@@ -174,7 +174,7 @@ var serviceCalls = []struct {
 	{30, "lambda", func(r *rand.Rand, a *Account, region string) call {
 		return call{source: "kms.amazonaws.com", name: "Decrypt", readOnly: true,
 			params:    `{"encryptionAlgorithm":"SYMMETRIC_DEFAULT"}`,
-			resources: fmt.Sprintf(`[{"accountId":%q,"type":"AWS::KMS::Key","ARN":"arn:aws:kms:%s:%s:key/%s"}]`, a.ID, region, a.ID, keyID(a))}
+			resources: fmt.Sprintf(`[{"accountId":%q,"type":"AWS::KMS::Key","ARN":"arn:aws:kms:%s:%s:key/%s"}]`, a.ID, region, a.ID, a.kmsKey)}
 	}},
 	{20, "lambda", func(r *rand.Rand, a *Account, region string) call {
 		return call{source: "secretsmanager.amazonaws.com", name: "GetSecretValue", readOnly: true,
@@ -202,10 +202,6 @@ var serviceCalls = []struct {
 	}},
 }
 
-func keyID(a *Account) string {
-	return fmt.Sprintf("%s-%s-4%s-8%s-%s", a.ID[:8], a.ID[8:]+"aa", a.ID[:3], a.ID[3:6], a.ID)
-}
-
 // sdkUA is the user agent of service code calling AWS.
 var sdkUAs = []string{
 	"aws-sdk-java/2.29.29 Linux/5.10.228-219.884.amzn2.x86_64 OpenJDK_64-Bit_Server_VM/21.0.5+11-LTS Java/21.0.5 vendor/Amazon.com_Inc. io/sync http/Apache cfg/retry-mode/legacy",
@@ -215,7 +211,7 @@ var sdkUAs = []string{
 }
 
 func roleActor(r *rand.Rand, a *Account, ro *role, ip string) *actor {
-	sess := map[string]string{"lambda": "order-processor", "instance": "i-" + randString(r, hexDigits, 17),
+	sess := map[string]string{"lambda": "order-processor", "instance": "i-0" + randString(r, hexDigits, 16),
 		"monitoring": "DatadogAWSIntegration", "ci": "GitHubActions", "admin": "admin"}[ro.kind]
 	ua := sdkUAs[0]
 	switch ro.kind {

@@ -15,8 +15,8 @@ func gdFindingJSON(r *rand.Rand, a *Account, region string, t time.Time, typ str
 	id := randString(r, hexDigits, 32)
 	res := `{"resourceType":"Instance","instanceDetails":{"instanceId":"i-0unknown","instanceType":"t3.medium","instanceState":"running"}}`
 	if host != nil {
-		res = fmt.Sprintf(`{"resourceType":"Instance","instanceDetails":{"instanceId":%q,"instanceType":"c5.4xlarge","launchTime":%q,"platform":null,"availabilityZone":%q,"imageId":"ami-0%s","instanceState":"running","networkInterfaces":[{"networkInterfaceId":%q,"privateIpAddress":%q,"subnetId":"subnet-0%s","vpcId":"vpc"}],"tags":[{"key":"Name","value":"batch-worker"}]}}`,
-			host.instance, t.Add(-30*time.Minute).Format("2006-01-02T15:04:05.000Z"), host.az, randString(r, hexDigits, 16), host.id, host.ip, randString(r, hexDigits, 16))
+		res = fmt.Sprintf(`{"resourceType":"Instance","instanceDetails":{"instanceId":%q,"instanceType":%q,"launchTime":%q,"platform":null,"availabilityZone":%q,"imageId":"ami-0%s","instanceState":"running","networkInterfaces":[{"networkInterfaceId":%q,"privateIpAddress":%q,"subnetId":"subnet-0%s","vpcId":%q}],"tags":[{"key":"Name","value":"batch-worker"}]}}`,
+			host.instance, map[bool]string{true: "c5.4xlarge", false: "m6i.large"}[host.tier == "batch"], t.Add(-30*time.Minute).Format("2006-01-02T15:04:05.000Z"), host.az, randString(r, hexDigits, 16), host.id, host.ip, randString(r, hexDigits, 16), host.vpc)
 	}
 	first := t.Add(-time.Duration(5+r.IntN(20)) * time.Minute)
 	return fmt.Appendf(nil, `{"schemaVersion":"2.0","accountId":%q,"region":%q,"partition":"aws","id":%q,"arn":"arn:aws:guardduty:%s:%s:detector/%s/finding/%s","type":%q,"resource":%s,"service":{"serviceName":"guardduty","detectorId":%q,"action":%s,"resourceRole":"TARGET","additionalInfo":{"value":"{}","type":"default"},"eventFirstSeen":%q,"eventLastSeen":%q,"archived":false,"count":%d},"severity":%v,"createdAt":%q,"updatedAt":%q,"title":%q,"description":%q}`,
@@ -102,8 +102,8 @@ func s3Benign(g *gen, s *stream, r *rand.Rand, from time.Time, out []rec) []rec 
 	a := s.acct
 	ro := a.role("lambda")
 	req := fmt.Sprintf("arn:aws:sts::%s:assumed-role/%s/order-processor", a.ID, "order-processor")
-	if ro == nil {
-		req = fmt.Sprintf("arn:aws:sts::%s:assumed-role/datadog-integration/DatadogAWSIntegration", a.ID)
+	if ro == nil { // the payroll bucket: the HR system's nightly export writes it
+		req = fmt.Sprintf("arn:aws:sts::%s:assumed-role/payroll-export/payroll-sync", a.ID)
 	}
 	m := 60 * g.rate * diurnal(from.Hour(), from.Weekday())
 	if a.Kind == "security" {

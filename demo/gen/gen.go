@@ -45,7 +45,7 @@ var DefaultStart = time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
 
 // Version changes whenever the same Config would generate different bytes, so that a tree written by
 // an older generator is not reused as if it were current.
-const Version = 1
+const Version = 2
 
 func (c *Config) normalize() error {
 	if c.Accounts == 0 {

@@ -20,6 +20,8 @@ type Account struct {
 	albs   []*alb
 	roles  []*role
 	cfDist string // CloudFront distribution id (prod accounts)
+	cfHost string // its d....cloudfront.net name
+	kmsKey string // the id of the key its workloads decrypt with
 	bucket string // the account's data bucket (S3 server access logs are written for it)
 }
 
@@ -59,6 +61,7 @@ type eni struct {
 	id       string
 	ip       string
 	tier     string // alb, web, app, db, nat, batch
+	vpc      string
 	instance string
 	az       string
 }
@@ -123,8 +126,8 @@ func newOrg(cfg Config) *Org {
 			if kind == "log-archive" || kind == "security" {
 				break
 			}
-			v := &vpc{id: "vpc-" + randString(r, hexDigits, 17), region: reg, prefix: fmt.Sprintf("10.%d", 16*(i%16)+j),
-				flowLog: "fl-" + randString(r, hexDigits, 17)}
+			v := &vpc{id: "vpc-0" + randString(r, hexDigits, 16), region: reg, prefix: fmt.Sprintf("10.%d", 16*(i%16)+j),
+				flowLog: "fl-0" + randString(r, hexDigits, 16)}
 			v.resolve = v.prefix + ".0.2"
 			tiers := map[string]int{"alb": 2, "web": 4, "app": 4, "db": 2, "nat": 1}
 			if kind == "dev" {
@@ -132,10 +135,10 @@ func newOrg(cfg Config) *Org {
 			}
 			for t, sub := range []string{"alb", "web", "app", "db", "nat", "batch"} {
 				for k := 0; k < tiers[sub]; k++ {
-					e := &eni{id: "eni-" + randString(r, hexDigits, 17), tier: sub,
+					e := &eni{id: "eni-0" + randString(r, hexDigits, 16), tier: sub, vpc: v.id,
 						ip: fmt.Sprintf("%s.%d.%d", v.prefix, t+1, 10+r.IntN(200)), az: reg + string(rune('a'+k%3))}
 					if sub != "alb" && sub != "nat" {
-						e.instance = "i-" + randString(r, hexDigits, 17)
+						e.instance = "i-0" + randString(r, hexDigits, 16)
 					}
 					v.enis = append(v.enis, e)
 				}
@@ -153,8 +156,10 @@ func newOrg(cfg Config) *Org {
 		}
 		if kind == "prod" {
 			a.cfDist = "E" + randString(r, upperDigits, 13)
+			a.cfHost = "d" + randString(r, lowerDigits, 13) + ".cloudfront.net"
 			a.bucket = fmt.Sprintf("acme-customer-data-%s", a.ID)
 		}
+		a.kmsKey = uuid(r)
 		if kind == "security" {
 			a.bucket = fmt.Sprintf("acme-hr-payroll-%s", a.ID)
 		}

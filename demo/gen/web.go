@@ -251,9 +251,9 @@ func cfBenign(g *gen, s *stream, r *rand.Rand, from time.Time, out []rec) []rec 
 		if result == "Miss" {
 			tt += .05
 		}
-		b = fmt.Appendf(b[:0], "%s\t%s\t%s\t%d\t%s\tGET\t%s.cloudfront.net\t%s\t%d\thttps://shop.example.com/\t%s\t-\t-\t%s\t%s==\tstatic.shop.example.com\thttps\t%d\t%.3f\t-\tTLSv1.3\tTLS_AES_128_GCM_SHA256\t%s\tHTTP/2.0\t-\t-\t%d\t%.3f\t%s\t%s\t%d\t-\t-",
-			t.Format("2006-01-02"), t.Format("15:04:05"), pick(r, edges), size+420, publicIP(r), strings.ToLower(s.acct.cfDist[:8])+"x7", p, status,
-			url.PathEscape(pick(r, shopperUAs[:5])), result, randString(r, alnum, 54), 60+r.IntN(400), tt, result, ephemeral(r), tt*.9, result, a.ctype, size)
+		b = fmt.Appendf(b[:0], "%s\t%s\t%s\t%d\t%s\tGET\t%s\t%s\t%d\thttps://shop.example.com/\t%s\t-\t-\t%s\t%s==\tstatic.shop.example.com\thttps\t%d\t%.3f\t-\tTLSv1.3\tTLS_AES_128_GCM_SHA256\t%s\tHTTP/2.0\t-\t-\t%d\t%.3f\t%s\t%s\t%d\t-\t-",
+			t.Format("2006-01-02"), t.Format("15:04:05"), pick(r, edges), size+420, publicIP(r), s.acct.cfHost, p, status,
+			strings.ReplaceAll(pick(r, shopperUAs[:5]), " ", "%20"), result, randString(r, alnum, 54), 60+r.IntN(400), tt, result, ephemeral(r), tt*.9, result, a.ctype, size)
 		out = append(out, rec{t: t, b: append([]byte(nil), b...)})
 	}
 	return out
