@@ -141,12 +141,13 @@ func repeating(rows []row, sh func(row) []string) map[string]bool {
 type row struct {
 	e  *event.Event
 	sh *shape
+	ts int64 // e.Timestamp in unix nanoseconds, the sort key
 }
 
 // writeParquet writes rows (sorted by time) of one partition as one Parquet file.
 func writeParquet(w io.Writer, ps *pqSchema, rows []row) error {
 	pw := parquet.NewWriter(w, ps.schema,
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedBetterCompression}),
+		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
 		parquet.MaxRowsPerRowGroup(rowGroupRows),
 		parquet.PageBufferSize(pageBytes),
 		parquet.CreatedBy("ramen", "", ""))

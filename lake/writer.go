@@ -2,6 +2,7 @@ package lake
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -90,7 +90,7 @@ func (a *Appender) Add(e *event.Event) error {
 	fixed := len(fs)
 	fs = append(fs, e.Fields...)
 	sh := a.shapeOf(e.Type, fs, fixed)
-	a.rows[e.Type] = append(a.rows[e.Type], row{e, sh})
+	a.rows[e.Type] = append(a.rows[e.Type], row{e, sh, e.Timestamp.UnixNano()})
 	a.bytes += int64(len(e.Original)) + int64(len(e.Fields))*48 + 160
 	a.events++
 	return nil
@@ -267,7 +267,7 @@ func (a *Appender) seal(ctx context.Context) (*batchMeta, error) {
 func (a *Appender) writeType(ctx context.Context, staging, typ string) ([]string, error) {
 	rows := a.rows[typ]
 	ps := buildSchema(a.schemas[typ], repeating(rows, func(r row) []string { return r.sh.cols[r.sh.fixed:] }))
-	sort.SliceStable(rows, func(i, j int) bool { return rows[i].e.Timestamp.Before(rows[j].e.Timestamp) })
+	slices.SortStableFunc(rows, func(x, y row) int { return cmp.Compare(x.ts, y.ts) })
 	type part struct {
 		rel        string
 		start, end int
