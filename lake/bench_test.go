@@ -3,9 +3,12 @@ package lake
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
@@ -56,4 +59,70 @@ func BenchmarkAppendCommit(b *testing.B) {
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(len(evs)*b.N)/b.Elapsed().Seconds(), "events/s")
+}
+
+// BenchmarkQueries builds a lake of flow-log-like events over 30 days (RAMEN_BENCH_EVENTS, default
+// 10 million; building it takes a few minutes) and times the two queries the lake issue sets targets
+// for: a count by hour over every event (< 1 s) and the top 10 source addresses of one day (< 0.5 s).
+//
+//	go test ./lake -run '^$' -bench Queries -benchtime 5x
+func BenchmarkQueries(b *testing.B) {
+	n := 10_000_000
+	if s := os.Getenv("RAMEN_BENCH_EVENTS"); s != "" {
+		fmt.Sscan(s, &n)
+	}
+	dir := filepath.Join(b.TempDir(), "lake")
+	l, err := Open(dir, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	a, _ := l.NewAppender()
+	rng := rand.New(rand.NewPCG(1, 2))
+	ports := []int64{22, 80, 443, 3306, 5432, 8080, 53, 123}
+	for i := 0; i < n; i++ {
+		e := event.New("vpcflow", "", 8)
+		e.ID = fmt.Sprint(i)
+		e.Timestamp = start.Add(time.Duration(rng.Int64N(int64(30 * 24 * time.Hour))))
+		e.Add("source.ip", event.String(fmt.Sprintf("10.%d.%d.%d", rng.IntN(4), rng.IntN(256), rng.IntN(256))))
+		e.Add("destination.port", event.Int(ports[rng.IntN(len(ports))]))
+		e.Add("network.bytes", event.Int(rng.Int64N(100000)))
+		e.Add("event.action", event.String([]string{"ACCEPT", "REJECT"}[rng.IntN(2)]))
+		if err := a.Add(e); err != nil {
+			b.Fatal(err)
+		}
+		if a.Full() || a.Pending() >= 2_000_000 {
+			if _, err := a.Commit(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if _, err := a.Commit(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	run := func(b *testing.B, q string) {
+		for i := 0; i < b.N; i++ {
+			rows, err := l.Query(ctx, q, QueryOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			k := 0
+			for rows.Next() {
+				k++
+			}
+			rows.Close()
+			if k == 0 {
+				b.Fatal("no rows")
+			}
+		}
+	}
+	b.ResetTimer()
+	b.Run("count-by-hour", func(b *testing.B) {
+		run(b, `SELECT date_trunc('hour', "@timestamp") AS h, count(*) FROM vpcflow GROUP BY 1 ORDER BY 1`)
+	})
+	b.Run("top10-sources-one-day", func(b *testing.B) {
+		run(b, `SELECT source.ip, count(*) AS n FROM vpcflow WHERE date = DATE '2026-03-15' AND "@timestamp" >= TIMESTAMP '2026-03-15 00:00:00' AND "@timestamp" < TIMESTAMP '2026-03-16 00:00:00' GROUP BY 1 ORDER BY n DESC LIMIT 10`)
+	})
 }
