@@ -79,6 +79,18 @@ type Org struct {
 	ID       string     `json:"organization_id"`
 	Accounts []*Account `json:"accounts"`
 	Humans   []*Human   `json:"humans"`
+	// MaintenanceWindows are the approved times for changes and bulk data work, for the baseline
+	// detectors to come: activity outside them (the insider scenario) is the anomaly.
+	MaintenanceWindows []MaintenanceWindow `json:"maintenance_windows"`
+}
+
+// MaintenanceWindow is a weekly approved window, in UTC.
+type MaintenanceWindow struct {
+	Accounts []string `json:"accounts"` // account names
+	Weekday  string   `json:"weekday"`
+	Start    string   `json:"start"` // HH:MM
+	End      string   `json:"end"`
+	Purpose  string   `json:"purpose"`
 }
 
 var people = []struct {
@@ -173,6 +185,14 @@ func newOrg(cfg Config) *Org {
 			a.roles = append(a.roles, &role{name: rn.name, kind: rn.kind, id: "AROA" + randString(r, upperDigits, 17)})
 		}
 		o.Accounts = append(o.Accounts, a)
+	}
+	var names []string
+	for _, a := range o.Accounts {
+		names = append(names, a.Name)
+	}
+	o.MaintenanceWindows = []MaintenanceWindow{
+		{Accounts: names, Weekday: "Saturday", Start: "22:00", End: "24:00", Purpose: "patching, IAM and network changes"},
+		{Accounts: []string{"security"}, Weekday: "Tuesday", Start: "14:00", End: "16:00", Purpose: "payroll export review by HR"},
 	}
 	nh := min(len(people), 4+2*cfg.Accounts)
 	for i := 0; i < nh; i++ {
