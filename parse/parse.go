@@ -169,6 +169,8 @@ type Input struct {
 	MaxRecord int
 
 	typ    *Type
+	seed   event.Seed // the object's part of every event id
+	seeded bool
 	emit   func(*event.Event) error
 	reject func(*Reject)
 	stats  *Stats
@@ -179,7 +181,10 @@ type Input struct {
 // cloud.region from the object's key when the record did not have them.
 func (in *Input) Emit(e *event.Event, offset int64) error {
 	e.Type = in.typ.Name
-	e.ID = event.NewID(in.typ.Name, in.Name, offset, e.Original)
+	if !in.seeded {
+		in.seed, in.seeded = event.ObjectSeed(in.typ.Name, in.Name), true
+	}
+	e.ID = in.seed.ID(offset, e.Original)
 	e.Add("event.dataset", event.String(in.typ.Dataset))
 	e.Add("cloud.provider", event.String("aws"))
 	if in.Key.Account != "" {
