@@ -15,9 +15,83 @@ var Common = []string{"event", "source", "destination", "user", "user_agent", "c
 
 // QueryOptions narrow what queries see.
 type QueryOptions struct {
-	// Since, when set, limits every view to events at or after it: whole partitions before it are
-	// never read, and row groups before it are skipped by their statistics.
+	// Since, when set, limits every view to events at or after it: the files of days before it are
+	// not even opened, and row groups before it are skipped by their statistics.
 	Since time.Time
+	// Until, when set, limits every view to events before it, the same way.
+	Until time.Time
+	// Only, when set, names the views to make (Query sets it to the names its SQL mentions): making
+	// a view reads the footer of every file it covers.
+	Only []string
+}
+
+// wanted reports whether the view name is to be made.
+func (o *QueryOptions) wanted(name string) bool {
+	if o.Only == nil {
+		return true
+	}
+	for _, n := range o.Only {
+		if strings.EqualFold(n, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// mentioned returns the candidate view names that appear as words in a query.
+func mentioned(query string, names []string) []string {
+	q := strings.ToLower(query)
+	out := []string{}
+	for _, n := range names {
+		for i := 0; ; {
+			k := strings.Index(q[i:], strings.ToLower(n))
+			if k < 0 {
+				break
+			}
+			a, b := i+k, i+k+len(n)
+			if (a == 0 || !isIdent(q[a-1])) && (b == len(q) || !isIdent(q[b])) {
+				out = append(out, n)
+				break
+			}
+			i = b
+		}
+	}
+	return out
+}
+
+func isIdent(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+// sources returns the read_parquet file argument for a type ("*" for all): one glob, or with a
+// time range, one glob per day of the range, so that other days' files are never opened.
+func (l *Lake) sources(typ string, since, until time.Time) (string, bool) {
+	if since.IsZero() && until.IsZero() {
+		files, _ := filepath.Glob(l.partitionGlob(typ))
+		return sqlString(l.partitionGlob(typ)), len(files) > 0
+	}
+	first, last := "", "9999-12-31"
+	if !since.IsZero() {
+		first = since.UTC().Format("2006-01-02")
+	}
+	if !until.IsZero() {
+		last = until.UTC().Add(-time.Nanosecond).Format("2006-01-02")
+	}
+	dirs, _ := filepath.Glob(filepath.Join(l.root, "type="+typ, "date=*"))
+	var globs []string
+	for _, d := range dirs {
+		if day := strings.TrimPrefix(filepath.Base(d), "date="); day < first || day > last {
+			continue
+		}
+		g := filepath.Join(d, "hour=*", "*.parquet")
+		if files, _ := filepath.Glob(g); len(files) > 0 {
+			globs = append(globs, sqlString(g))
+		}
+	}
+	if len(globs) == 0 {
+		return "", false
+	}
+	return "[" + strings.Join(globs, ", ") + "]", true
 }
 
 // Views (re)creates the SQL views over the lake's current files: one per log type, "events" over all
@@ -28,28 +102,45 @@ func (l *Lake) Views(ctx context.Context, opt QueryOptions) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	filter := ""
+	var conds []string
 	if !opt.Since.IsZero() {
 		s := opt.Since.UTC()
-		filter = fmt.Sprintf(` WHERE date >= DATE '%s' AND "@timestamp" >= TIMESTAMP '%s'`, s.Format("2006-01-02"), s.Format("2006-01-02 15:04:05.999999"))
+		conds = append(conds, fmt.Sprintf(`date >= DATE '%s' AND "@timestamp" >= TIMESTAMP '%s'`, s.Format("2006-01-02"), s.Format("2006-01-02 15:04:05.999999")))
+	}
+	if !opt.Until.IsZero() {
+		u := opt.Until.UTC()
+		conds = append(conds, fmt.Sprintf(`date <= DATE '%s' AND "@timestamp" < TIMESTAMP '%s'`, u.Add(-time.Nanosecond).Format("2006-01-02"), u.Format("2006-01-02 15:04:05.999999")))
+	}
+	filter := ""
+	if len(conds) > 0 {
+		filter = " WHERE " + strings.Join(conds, " AND ")
 	}
 	var names []string
 	for _, t := range types {
-		files, _ := filepath.Glob(l.partitionGlob(t))
-		if len(files) == 0 {
+		if !opt.wanted(t) {
 			continue
 		}
+		src, ok := l.sources(t, opt.Since, opt.Until)
+		if !ok {
+			// Nothing in range: the view still exists, over every file, and filters all out.
+			if src, ok = l.sources(t, time.Time{}, time.Time{}); !ok {
+				continue
+			}
+		}
 		q := fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS SELECT * FROM read_parquet(%s, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE, 'hour': INTEGER})%s`,
-			quoteIdent(t), sqlString(l.partitionGlob(t)), filter)
+			quoteIdent(t), src, filter)
 		if _, err := l.db.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("view %s: %w", t, err)
 		}
 		names = append(names, t)
 	}
 	// events: the common columns of all types.
-	all := l.partitionGlob("*")
-	if files, _ := filepath.Glob(all); len(files) > 0 {
-		src := fmt.Sprintf(`read_parquet(%s, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE, 'hour': INTEGER})`, sqlString(all))
+	all, ok := l.sources("*", opt.Since, opt.Until)
+	if !ok {
+		all, ok = l.sources("*", time.Time{}, time.Time{})
+	}
+	if ok && opt.wanted("events") {
+		src := fmt.Sprintf(`read_parquet(%s, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE, 'hour': INTEGER})`, all)
 		have := map[string]bool{}
 		rows, err := l.db.QueryContext(ctx, "DESCRIBE SELECT * FROM "+src)
 		if err != nil {
@@ -82,6 +173,9 @@ func (l *Lake) Views(ctx context.Context, opt QueryOptions) ([]string, error) {
 		}
 		names = append(names, "events")
 	}
+	if !opt.wanted("rejected") {
+		return names, nil
+	}
 	// rejected: the dead letters.
 	rej := filepath.Join(l.root, "_rejected", "*.ndjson")
 	cols := `{'object': 'VARCHAR', 'type': 'VARCHAR', 'line': 'BIGINT', 'record': 'BIGINT', 'offset': 'BIGINT', 'reason': 'VARCHAR', 'error': 'VARCHAR', 'raw': 'VARCHAR', 'batch': 'VARCHAR', 'at': 'TIMESTAMP'}`
@@ -101,6 +195,13 @@ func (l *Lake) Views(ctx context.Context, opt QueryOptions) ([]string, error) {
 // Query runs SQL over the lake's views and returns the rows, streamed: a result larger than memory
 // is read as the caller scans it. The caller closes the rows.
 func (l *Lake) Query(ctx context.Context, query string, opt QueryOptions) (*sql.Rows, error) {
+	if opt.Only == nil {
+		types, err := l.Types()
+		if err != nil {
+			return nil, err
+		}
+		opt.Only = mentioned(query, append(types, "events", "rejected"))
+	}
 	if _, err := l.Views(ctx, opt); err != nil {
 		return nil, err
 	}

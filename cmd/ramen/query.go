@@ -22,10 +22,11 @@ func init() {
 }
 
 func runQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("query", "[--data DIR] [--format table|csv|json|ndjson] [--since 24h] SQL", stderr)
+	fs := newFlags("query", "[--data DIR] [--format table|csv|json|ndjson] [--since 24h|DATE] [--until DATE] SQL", stderr)
 	data := fs.String("data", defaultDataDir(), "data `directory` (the lake is DIR/lake); also $RAMEN_DATA")
 	format := fs.String("format", "table", "output `format`: table, csv, json or ndjson")
-	since := fs.String("since", "", "only events of the last `DURATION` (e.g. 24h, 7d, 90m): other partitions are not read")
+	since := fs.String("since", "", "only events of the last `DURATION` (e.g. 24h, 7d, 90m) or from a `TIME` (2026-03-15 or RFC 3339): other days' files are not read")
+	until := fs.String("until", "", "only events before `TIME` (2026-03-16 or RFC 3339)")
 	maxWidth := fs.Int("width", 60, "table format: cut cells to `N` characters (0: no limit)")
 	pos, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -38,11 +39,18 @@ func runQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	query := strings.Join(pos, " ")
 	var opt lake.QueryOptions
 	if *since != "" {
-		d, err := parseAge(*since)
+		t, err := parseWhen(*since, true)
 		if err != nil {
 			return &exitError{code: 1, err: err}
 		}
-		opt.Since = time.Now().Add(-d)
+		opt.Since = t
+	}
+	if *until != "" {
+		t, err := parseWhen(*until, false)
+		if err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		opt.Until = t
 	}
 	switch *format {
 	case "table", "csv", "json", "ndjson":
@@ -64,6 +72,25 @@ func runQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	defer rows.Close()
 	return writeRows(rows, *format, *maxWidth, stdout)
+}
+
+// parseWhen reads a point in time: a date (2026-03-15, midnight UTC), an RFC 3339 time, or, when
+// ago is true, a duration back from now (24h, 7d).
+func parseWhen(s string, ago bool) (time.Time, error) {
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	if ago {
+		d, err := parseAge(s)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("bad time %q: use a duration (24h, 7d), a date (2026-03-15) or an RFC 3339 time", s)
+		}
+		return time.Now().Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("bad time %q: use a date (2026-03-16) or an RFC 3339 time", s)
 }
 
 // parseAge reads a duration with a day unit too: 90m, 24h, 7d, 1d12h.
