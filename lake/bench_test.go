@@ -102,9 +102,9 @@ func BenchmarkQueries(b *testing.B) {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	run := func(b *testing.B, q string) {
+	run := func(b *testing.B, q string, opt QueryOptions) {
 		for i := 0; i < b.N; i++ {
-			rows, err := l.Query(ctx, q, QueryOptions{})
+			rows, err := l.Query(ctx, q, opt)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -118,11 +118,18 @@ func BenchmarkQueries(b *testing.B) {
 			}
 		}
 	}
+	countByHour := `SELECT date_trunc('hour', "@timestamp") AS h, count(*) FROM vpcflow GROUP BY 1 ORDER BY 1`
+	top10 := `SELECT source.ip, count(*) AS n FROM vpcflow GROUP BY 1 ORDER BY n DESC LIMIT 10`
+	oneDay := QueryOptions{Since: time.Date(2026, 3, 15, 0, 0, 0, 0, time.UTC), Until: time.Date(2026, 3, 16, 0, 0, 0, 0, time.UTC)}
 	b.ResetTimer()
-	b.Run("count-by-hour", func(b *testing.B) {
-		run(b, `SELECT date_trunc('hour', "@timestamp") AS h, count(*) FROM vpcflow GROUP BY 1 ORDER BY 1`)
-	})
-	b.Run("top10-sources-one-day", func(b *testing.B) {
-		run(b, `SELECT source.ip, count(*) AS n FROM vpcflow WHERE date = DATE '2026-03-15' AND "@timestamp" >= TIMESTAMP '2026-03-15 00:00:00' AND "@timestamp" < TIMESTAMP '2026-03-16 00:00:00' GROUP BY 1 ORDER BY n DESC LIMIT 10`)
-	})
+	b.Run("count-by-hour", func(b *testing.B) { run(b, countByHour, QueryOptions{}) })
+	b.Run("top10-sources-one-day", func(b *testing.B) { run(b, top10, oneDay) })
+	// After compaction: one file per hour instead of one per hour and batch.
+	b.StopTimer()
+	if _, err := l.Compact(ctx, CompactOptions{Type: "vpcflow"}); err != nil {
+		b.Fatal(err)
+	}
+	b.StartTimer()
+	b.Run("compacted/count-by-hour", func(b *testing.B) { run(b, countByHour, QueryOptions{}) })
+	b.Run("compacted/top10-sources-one-day", func(b *testing.B) { run(b, top10, oneDay) })
 }
