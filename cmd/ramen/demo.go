@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -342,35 +341,9 @@ func (d *demoDetector) store(ctx context.Context, l *lake.Lake) (bool, error) {
 	return true, nil
 }
 
-// alertEvent is an alert as a lake event: ECS rule.* and event.* fields, the alert's own fields under
-// alert.*, and the alert's JSON as the original record.
+// alertEvent is the alert as the lake keeps it, tagged with the demo scenario it belongs to.
 func alertEvent(a *alert.Alert, scenario string) *event.Event {
-	b, _ := json.Marshal(a)
-	e := event.New("alerts", string(b), 20)
-	e.ID = a.ID
-	e.Timestamp = a.FirstSeen
-	e.Add("event.kind", event.String("alert"))
-	e.Add("event.severity", event.Int(int64(a.Severity.Rank())))
-	e.Add("severity", event.String(string(a.Severity)))
-	e.Add("rule.id", event.String(a.Rule.ID))
-	e.Add("rule.name", event.String(a.Rule.Title))
-	e.Add("rule.type", event.String(a.Rule.Kind))
-	if len(a.Rule.Tags) > 0 {
-		e.Add("tags", event.Strings(a.Rule.Tags...))
-	}
-	if a.LogType != "" {
-		e.Add("alert.log_type", event.String(a.LogType))
-	}
-	e.Add("alert.count", event.Int(int64(a.Count)))
-	e.Add("alert.first_seen", event.Time(a.FirstSeen))
-	e.Add("alert.last_seen", event.Time(a.LastSeen))
-	e.Add("alert.event_ids", event.Strings(a.EventIDs...))
-	if g := a.GroupString(); g != "" {
-		e.Add("alert.group", event.String(g))
-	}
-	if f := a.FieldsString(); f != "" {
-		e.Add("alert.fields", event.String(f))
-	}
+	e := a.Event()
 	e.Add("demo.scenario", event.String(scenario))
 	return e
 }

@@ -49,3 +49,28 @@ func TestHuntMatchesDetect(t *testing.T) {
 		t.Errorf("events older than --since were hunted: %s", none)
 	}
 }
+
+// Ingest runs the rules as it loads: the alerts land in the lake with the events, once.
+func TestIngestDetects(t *testing.T) {
+	data := t.TempDir()
+	files := []string{"../../parse/cloudtrail/testdata/golden/records.json", "../../parse/cloudtrail/testdata/golden/eventbridge.json"}
+	count := func() string {
+		_, out, _ := runCmd(t, "", "query", "--data", data, "--format", "csv", "SELECT count(*) FROM alerts")
+		return strings.TrimSpace(out)
+	}
+	if code, _, errs := runCmd(t, "", append([]string{"ingest", "--data", data}, files...)...); code != 0 || !strings.Contains(errs, "4 alerts") {
+		t.Fatalf("ingest: %d %s", code, errs)
+	}
+	if got := count(); got != "count_star()\n4" {
+		t.Errorf("alerts in the lake: %q", got)
+	}
+	runCmd(t, "", append([]string{"ingest", "--data", data}, files...)...)
+	if got := count(); got != "count_star()\n4" {
+		t.Errorf("re-ingesting must not add alerts: %q", got)
+	}
+	other := t.TempDir()
+	runCmd(t, "", append([]string{"ingest", "--no-detect", "--data", other}, files...)...)
+	if _, out, errs := runCmd(t, "", "query", "--data", other, "SELECT count(*) FROM alerts"); !strings.Contains(errs, "does not exist") {
+		t.Errorf("--no-detect must write no alerts: %s %s", out, errs)
+	}
+}

@@ -10,15 +10,18 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/ramen-siem/ramen/alert"
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/lake"
 	"github.com/ramen-siem/ramen/parse"
 	"github.com/ramen-siem/ramen/progress"
+	"github.com/ramen-siem/ramen/sigma"
 	"github.com/ramen-siem/ramen/source/s3"
 )
 
@@ -36,11 +39,12 @@ type ingestStats struct {
 	reasons                            map[string]int
 	bytesIn, bytesStored               int64
 	batches                            int
+	alerts                             int
 	elapsed                            time.Duration
 }
 
 func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("ingest", "[--data DIR] [--type T] [--force] [--endpoint URL] [--region R] PATH|s3://bucket/prefix ...", stderr)
+	fs := newFlags("ingest", "[--data DIR] [--type T] [--force] [--no-detect] [--rules DIR]... [--endpoint URL] [--region R] PATH|s3://bucket/prefix ...", stderr)
 	data := fs.String("data", defaultDataDir(), "data `directory` (the lake is DIR/lake); also $RAMEN_DATA")
 	typ := fs.String("type", "", "log type of every input (default: detect each object's type)")
 	force := fs.Bool("force", false, "ingest objects again even if the lake has them already")
@@ -48,6 +52,11 @@ func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	endpoint := fs.String("endpoint", "", "`URL` of an S3-compatible store (MinIO, Ceph, ...) for s3:// inputs, addressed path-style")
 	region := fs.String("region", "", "AWS `region` of the s3:// buckets (default: $AWS_REGION or the profile's region)")
 	downloads := fs.Int("downloads", 8, "S3 objects downloaded at once, ahead of parsing (`N`)")
+	noDetect := fs.Bool("no-detect", false, "do not run detection rules over what is ingested")
+	var ruleDirs stringList
+	fs.Var(&ruleDirs, "rules", "Sigma rules `DIR` or file (repeatable), added to the built-in rules")
+	noBuiltin := fs.Bool("no-builtin", false, "do not load ramen's built-in rules")
+	cfgPath := fs.String("config", "", "detection configuration `FILE` (logsources, placeholders, limits)")
 	quiet := fs.Bool("q", false, "no summary on stderr")
 	paths, err := parseInterleaved(fs, args)
 	if err != nil {
@@ -70,6 +79,21 @@ func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return err
 	}
 	opt := ingestOptions{typ: *typ, force: *force, batchBytes: int64(*batchMB) << 20, progress: progressWriter(stderr, *quiet), log: stderr, downloads: *downloads}
+	if !*noDetect && !(*noBuiltin && len(ruleDirs) == 0) {
+		cfg, lim, err := loadSigmaConfig(*cfgPath)
+		if err != nil {
+			return err
+		}
+		files, _, err := readRuleFiles(ruleDirs, !*noBuiltin, false)
+		if err != nil {
+			return err
+		}
+		rs, rerrs := sigma.Compile(files, cfg)
+		for _, e := range rerrs {
+			fmt.Fprintf(stderr, "rule error: %v\n", e)
+		}
+		opt.detector = sigma.NewDetector(rs, lim)
+	}
 	for _, s := range srcs {
 		if s.s3 == nil || opt.s3 != nil {
 			continue
@@ -170,8 +194,9 @@ type ingestOptions struct {
 	progress   io.Writer // nil: no progress drawn
 	log        io.Writer // where rejected records are described (the first few)
 	s3         *s3.Client
-	spool      string // directory where S3 objects are downloaded before they are parsed
-	downloads  int    // S3 objects downloaded at once
+	spool      string          // directory where S3 objects are downloaded before they are parsed
+	downloads  int             // S3 objects downloaded at once
+	detector   *sigma.Detector // nil: no detection
 }
 
 // ingestObjects loads local files into the lake.
@@ -187,6 +212,63 @@ type ingester struct {
 	st    ingestStats
 	bar   *progress.Counter
 	shown int
+	det   *detection
+}
+
+// detection runs the rules over ingested events on a goroutine of its own, an object's events at a
+// time in time order, so that it overlaps with parsing and writing. Its alerts go into the lake (type
+// "alerts") with the batch of the events that raised them: commit waits for it first, so an
+// acknowledged object's alerts are never lost.
+type detection struct {
+	det    *sigma.Detector
+	in     chan []*event.Event
+	done   sync.WaitGroup // one per object handed over
+	mu     sync.Mutex
+	alerts []*alert.Alert
+	total  int
+}
+
+func startDetection(d *sigma.Detector) *detection {
+	x := &detection{det: d, in: make(chan []*event.Event, 4)}
+	go func() {
+		for evs := range x.in {
+			slices.SortStableFunc(evs, func(a, b *event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
+			var out []*alert.Alert
+			for _, e := range evs {
+				out = append(out, x.det.Detect(e)...)
+			}
+			x.mu.Lock()
+			x.alerts = append(x.alerts, out...)
+			x.mu.Unlock()
+			x.done.Done()
+		}
+	}()
+	return x
+}
+
+// add hands an object's events over.
+func (x *detection) add(evs []*event.Event) {
+	if len(evs) == 0 {
+		return
+	}
+	x.done.Add(1)
+	x.in <- evs
+}
+
+// take waits for the events handed over so far and returns their alerts; at the end, also the
+// alerts of correlation windows still open.
+func (x *detection) take(final bool) []*alert.Alert {
+	x.done.Wait()
+	x.mu.Lock()
+	out := x.alerts
+	x.alerts = nil
+	x.mu.Unlock()
+	if final {
+		close(x.in)
+		out = append(out, x.det.Flush()...)
+	}
+	x.total += len(out)
+	return out
 }
 
 // ingestSources loads files and S3 objects into the lake; an object's events become visible, and the
@@ -194,6 +276,10 @@ type ingester struct {
 func ingestSources(ctx context.Context, l *lake.Lake, srcs []source, total int64, opt ingestOptions) (st ingestStats, err error) {
 	g := &ingester{l: l, opt: opt}
 	g.st.reasons = map[string]int{}
+	if opt.detector != nil {
+		g.det = startDetection(opt.detector)
+		defer func() { st.alerts = g.det.total }()
+	}
 	start := time.Now()
 	defer func() { st.elapsed = time.Since(start) }()
 	a, err := l.NewAppender()
@@ -226,7 +312,7 @@ func ingestSources(ctx context.Context, l *lake.Lake, srcs []source, total int64
 			return g.st, err
 		}
 	}
-	if err := g.commit(ctx); err != nil {
+	if err := g.commitFinal(ctx); err != nil {
 		return g.st, err
 	}
 	if g.shown > maxShownRejects && opt.log != nil {
@@ -235,7 +321,19 @@ func ingestSources(ctx context.Context, l *lake.Lake, srcs []source, total int64
 	return g.st, nil
 }
 
-func (g *ingester) commit(ctx context.Context) error {
+func (g *ingester) commit(ctx context.Context) error { return g.commitWith(ctx, false) }
+
+// commitFinal commits the last batch, with the alerts of correlations still open.
+func (g *ingester) commitFinal(ctx context.Context) error { return g.commitWith(ctx, true) }
+
+func (g *ingester) commitWith(ctx context.Context, final bool) error {
+	if g.det != nil {
+		for _, al := range g.det.take(final) {
+			if err := g.a.Add(al.Event()); err != nil {
+				return fmt.Errorf("writing an alert to the lake: %w", err)
+			}
+		}
+	}
 	bs, err := g.a.Commit(ctx)
 	if err != nil {
 		return fmt.Errorf("committing a batch: %w", err)
@@ -367,6 +465,9 @@ func (g *ingester) take(ctx context.Context, r parsed) error {
 			return fmt.Errorf("writing to the lake: %w", err)
 		}
 	}
+	if g.det != nil {
+		g.det.add(r.events)
+	}
 	for _, rj := range r.rejects {
 		if err := g.a.Reject(rj); err != nil {
 			return fmt.Errorf("writing to the lake: %w", err)
@@ -475,10 +576,17 @@ func s3Object(o s3.Object) lake.Object { return lake.Object{Key: o.Name(), Size:
 // becomes a dead letter, so that nothing is lost silently. The error is for what stops the run.
 func (g *ingester) parse(ctx context.Context, name string, r io.Reader) (parse.Stats, error) {
 	var addErr error
+	var evs []*event.Event // for detection, in chunks
 	ps, perr := parse.Object(ctx, name, r, parse.Options{Type: g.opt.typ}, func(e *event.Event) error {
 		if err := g.a.Add(e); err != nil {
 			addErr = err
 			return err
+		}
+		if g.det != nil {
+			if evs = append(evs, e); len(evs) == 4096 {
+				g.det.add(evs)
+				evs = nil
+			}
 		}
 		return nil
 	}, func(r *parse.Reject) {
@@ -487,6 +595,9 @@ func (g *ingester) parse(ctx context.Context, name string, r io.Reader) (parse.S
 		}
 		g.show(r)
 	})
+	if g.det != nil {
+		g.det.add(evs)
+	}
 	if addErr != nil {
 		return ps, fmt.Errorf("writing to the lake: %w", addErr)
 	}
@@ -683,6 +794,9 @@ func (s ingestStats) summary() string {
 		}
 		sort.Strings(rs)
 		out += " (" + strings.Join(rs, ", ") + ")"
+	}
+	if s.alerts > 0 {
+		out += fmt.Sprintf(", %d alerts", s.alerts)
 	}
 	out += fmt.Sprintf("; %s read, %s stored, %.2fs", progress.Bytes(s.bytesIn), progress.Bytes(s.bytesStored), s.elapsed.Seconds())
 	if s.failed > 0 {
