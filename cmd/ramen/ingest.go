@@ -219,17 +219,22 @@ type ingester struct {
 // time in time order, so that it overlaps with parsing and writing. Its alerts go into the lake (type
 // "alerts") with the batch of the events that raised them: commit waits for it first, so an
 // acknowledged object's alerts are never lost.
+//
+// Repeats are folded (alert.Aggregator): the same rule and group within an hour is one alert whose
+// count grows; its updated state is written again with a later batch, under the same id.
 type detection struct {
 	det    *sigma.Detector
 	in     chan []*event.Event
 	done   sync.WaitGroup // one per object handed over
 	mu     sync.Mutex
-	alerts []*alert.Alert
-	total  int
+	agg    *alert.Aggregator
+	raised int // alerts before folding
+	total  int // distinct alerts written
+	seen   map[string]bool
 }
 
 func startDetection(d *sigma.Detector) *detection {
-	x := &detection{det: d, in: make(chan []*event.Event, 4)}
+	x := &detection{det: d, in: make(chan []*event.Event, 4), agg: alert.NewAggregator(alert.DefaultWindow), seen: map[string]bool{}}
 	go func() {
 		for evs := range x.in {
 			slices.SortStableFunc(evs, func(a, b *event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
@@ -238,7 +243,10 @@ func startDetection(d *sigma.Detector) *detection {
 				out = append(out, x.det.Detect(e)...)
 			}
 			x.mu.Lock()
-			x.alerts = append(x.alerts, out...)
+			for _, a := range out {
+				x.agg.Add(a)
+			}
+			x.raised += len(out)
 			x.mu.Unlock()
 			x.done.Done()
 		}
@@ -260,14 +268,21 @@ func (x *detection) add(evs []*event.Event) {
 func (x *detection) take(final bool) []*alert.Alert {
 	x.done.Wait()
 	x.mu.Lock()
-	out := x.alerts
-	x.alerts = nil
-	x.mu.Unlock()
+	defer x.mu.Unlock()
 	if final {
 		close(x.in)
-		out = append(out, x.det.Flush()...)
+		for _, a := range x.det.Flush() {
+			x.agg.Add(a)
+			x.raised++
+		}
 	}
-	x.total += len(out)
+	out := x.agg.Updated()
+	for _, a := range out {
+		if !x.seen[a.ID] {
+			x.seen[a.ID] = true
+			x.total++
+		}
+	}
 	return out
 }
 
