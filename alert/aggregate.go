@@ -17,6 +17,7 @@ type Aggregator struct {
 	Window time.Duration
 	open   map[string]*Alert
 	dirty  map[string]bool
+	closed []*Alert // alerts whose window ended with changes not yet reported
 	newest time.Time // the latest event time seen, for expiring open alerts
 }
 
@@ -58,6 +59,9 @@ func (g *Aggregator) Add(a *Alert) {
 		g.dirty[key] = true
 		return
 	}
+	if ok && g.dirty[key] {
+		g.closed = append(g.closed, cur) // its window is over: report its last state
+	}
 	c := *a
 	c.EventIDs = slices.Clone(a.EventIDs)
 	g.open[key] = &c
@@ -67,7 +71,9 @@ func (g *Aggregator) Add(a *Alert) {
 // Updated returns copies of the alerts that are new or changed since the last call, oldest first,
 // and forgets the open alerts whose window has passed (by event time).
 func (g *Aggregator) Updated() []*Alert {
-	out := make([]*Alert, 0, len(g.dirty))
+	out := make([]*Alert, 0, len(g.dirty)+len(g.closed))
+	out = append(out, g.closed...)
+	g.closed = nil
 	for key := range g.dirty {
 		c := *g.open[key]
 		c.EventIDs = slices.Clone(c.EventIDs)
