@@ -24,8 +24,6 @@ package cloudfront
 import (
 	"bytes"
 	"context"
-	"errors"
-	"fmt"
 	"net/netip"
 	"regexp"
 	"strconv"
@@ -266,17 +264,6 @@ var (
 // eventCap is room for the fields of a full standard log line, plus those parse.Input.Emit adds.
 const eventCap = 48 + 8
 
-type errReject struct {
-	reason string
-	msg    string
-}
-
-func (e *errReject) Error() string { return e.msg }
-
-func reject(reason, format string, args ...any) error {
-	return &errReject{reason, fmt.Sprintf(format, args...)}
-}
-
 // Parse reads a CloudFront standard log object.
 func Parse(ctx context.Context, in *parse.Input) error {
 	lines := in.Lines()
@@ -311,11 +298,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		records++
 		e, err := parseLine(string(b), lay)
 		if err != nil {
-			reason := "fields"
-			var r *errReject
-			if errors.As(err, &r) {
-				reason = r.reason
-			}
+			reason := parse.ReasonOf(err, "fields")
 			in.Reject(lines.Line(), 0, lines.Offset(), reason, err, b)
 			continue
 		}
@@ -383,7 +366,7 @@ func parseLine(line string, lay *layout) (*event.Event, error) {
 	}
 	n++
 	if n < lay.need {
-		return nil, reject("fields", "CloudFront log line has %d fields, want at least %d", n, lay.need)
+		return nil, parse.Rejectf("fields", "CloudFront log line has %d fields, want at least %d", n, lay.need)
 	}
 
 	var t time.Time
@@ -391,22 +374,22 @@ func parseLine(line string, lay *layout) (*event.Event, error) {
 	case v[colDate] != "" && v[colTime] != "":
 		var ok bool
 		if t, ok = parseDateTime(v[colDate], v[colTime]); !ok {
-			return nil, reject("time", "fields date and time: not a YYYY-MM-DD HH:MM:SS time: %q %q", clip(v[colDate]), clip(v[colTime]))
+			return nil, parse.Rejectf("time", "fields date and time: not a YYYY-MM-DD HH:MM:SS time: %q %q", clip(v[colDate]), clip(v[colTime]))
 		}
 	case v[colTimestamp] != "":
 		f, err := strconv.ParseFloat(v[colTimestamp], 64)
 		if err != nil || !(f >= 0 && f < 1e11) {
-			return nil, reject("time", "field timestamp: not epoch seconds: %q", clip(v[colTimestamp]))
+			return nil, parse.Rejectf("time", "field timestamp: not epoch seconds: %q", clip(v[colTimestamp]))
 		}
 		t = time.Unix(0, int64(f*1e9)).UTC().Truncate(time.Millisecond)
 	case v[colTimestampMS] != "":
 		ms, err := strconv.ParseInt(v[colTimestampMS], 10, 64)
 		if err != nil || ms < 0 || ms > 1e14 {
-			return nil, reject("time", "field timestamp(ms): not epoch milliseconds: %q", clip(v[colTimestampMS]))
+			return nil, parse.Rejectf("time", "field timestamp(ms): not epoch milliseconds: %q", clip(v[colTimestampMS]))
 		}
 		t = time.UnixMilli(ms).UTC()
 	default:
-		return nil, reject("time", "no date and time fields")
+		return nil, parse.Rejectf("time", "no date and time fields")
 	}
 
 	// Numbers first, so that a bad one rejects the line before any allocation.
@@ -607,7 +590,7 @@ func integer(col int, s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, reject("number", "field %s: not a number: %q", colNames[col], clip(s))
+		return 0, parse.Rejectf("number", "field %s: not a number: %q", colNames[col], clip(s))
 	}
 	return n, nil
 }
@@ -619,7 +602,7 @@ func float(col int, s string) (float64, error) {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || !(f >= 0 && f < 1e12) { // also refuses NaN and infinities
-		return 0, reject("number", "field %s: not a number: %q", colNames[col], clip(s))
+		return 0, parse.Rejectf("number", "field %s: not a number: %q", colNames[col], clip(s))
 	}
 	return f, nil
 }

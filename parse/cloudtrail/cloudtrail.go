@@ -23,7 +23,6 @@ import (
 
 	"github.com/valyala/fastjson"
 
-	"github.com/ramen-siem/ramen/decode"
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
 	"github.com/ramen-siem/ramen/parse/internal/jsonrec"
@@ -99,10 +98,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			return err
 		}
 		if err != nil {
-			reason := "json"
-			if errors.Is(err, decode.ErrTooLong) {
-				reason = "too_long"
-			}
+			reason := parse.ReasonOf(err, "json")
 			in.Reject(0, rs.Num(), rs.Offset(), reason, err, rs.Bytes())
 			continue
 		}

@@ -22,8 +22,6 @@ package elb
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -179,18 +177,6 @@ const (
 	connCap    = 26 + emitFields
 )
 
-// errReject carries the reason category of a rejected record.
-type errReject struct {
-	reason string
-	msg    string
-}
-
-func (e *errReject) Error() string { return e.msg }
-
-func reject(reason, format string, args ...any) error {
-	return &errReject{reason, fmt.Sprintf(format, args...)}
-}
-
 // Parse reads an ELB log object.
 func Parse(ctx context.Context, in *parse.Input) error {
 	lbName := connLogName(in.Key.File)
@@ -219,11 +205,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		}
 		e, err := parseLine(string(b), fields[:0], lbName)
 		if err != nil {
-			reason := "fields"
-			var r *errReject
-			if errors.As(err, &r) {
-				reason = r.reason
-			}
+			reason := parse.ReasonOf(err, "fields")
 			in.Reject(lines.Line(), 0, lines.Offset(), reason, err, b)
 			continue
 		}
@@ -274,7 +256,7 @@ func split(s string, out []string) ([]string, error) {
 			for {
 				k := strings.IndexByte(s[j:], '"')
 				if k < 0 {
-					return out, reject("fields", "field %d: unterminated quoted field", len(out)+1)
+					return out, parse.Rejectf("fields", "field %d: unterminated quoted field", len(out)+1)
 				}
 				j += k
 				if (j+1 == len(s) || s[j+1] == ' ') && s[j-1] != '\\' {
@@ -305,7 +287,7 @@ func parseLine(line string, buf []string, lbName string) (*event.Event, error) {
 		return nil, err
 	}
 	if len(f) == 0 || f[0] == "" {
-		return nil, reject("fields", "not an ELB log line: empty first field")
+		return nil, parse.Rejectf("fields", "not an ELB log line: empty first field")
 	}
 	switch c := f[0][0]; {
 	case c >= '0' && c <= '9':
@@ -318,7 +300,7 @@ func parseLine(line string, buf []string, lbName string) (*event.Event, error) {
 	case len(f) > 1 && len(f[1]) > 0 && f[1][0] >= '0' && f[1][0] <= '9':
 		return parseALB(line, f)
 	}
-	return nil, reject("fields", "not an ELB log line: unknown first field %q", clip(f[0]))
+	return nil, parse.Rejectf("fields", "not an ELB log line: unknown first field %q", clip(f[0]))
 }
 
 // clip shortens a field for an error message.
@@ -390,7 +372,7 @@ const minALB = albSSLProtocol + 1
 
 func parseALB(line string, f []string) (*event.Event, error) {
 	if len(f) < minALB {
-		return nil, reject("fields", "ALB log line has %d fields, want at least %d", len(f), minALB)
+		return nil, parse.Rejectf("fields", "ALB log line has %d fields, want at least %d", len(f), minALB)
 	}
 	e := event.New(typeName, line, albCap)
 	e.Add("aws.elb.type", event.String(f[albType]))
@@ -416,7 +398,7 @@ func parseALB(line string, f []string) (*event.Event, error) {
 	if s := get(albRequestCreation); s != "" && s != "-" {
 		t, ok := parseISO(s)
 		if !ok {
-			return nil, reject("time", "field request_creation_time: not an ISO 8601 time: %q", clip(s))
+			return nil, parse.Rejectf("time", "field request_creation_time: not an ISO 8601 time: %q", clip(s))
 		}
 		e.Add("event.start", event.Time(t))
 	}
@@ -483,7 +465,7 @@ const minClassic = clRequest + 1
 
 func parseClassic(line string, f []string) (*event.Event, error) {
 	if len(f) < minClassic {
-		return nil, reject("fields", "Classic ELB log line has %d fields, want at least %d", len(f), minClassic)
+		return nil, parse.Rejectf("fields", "Classic ELB log line has %d fields, want at least %d", len(f), minClassic)
 	}
 	e := event.New(typeName, line, classicCap)
 	if err := setHTTPCommon(e, f, false); err != nil {
@@ -497,7 +479,7 @@ func parseClassic(line string, f []string) (*event.Event, error) {
 func setHTTPCommon(e *event.Event, f []string, alb bool) error {
 	t, ok := parseISO(f[clTime])
 	if !ok {
-		return reject("time", "field time: not an ISO 8601 time: %q", clip(f[clTime]))
+		return parse.Rejectf("time", "field time: not an ISO 8601 time: %q", clip(f[clTime]))
 	}
 	e.Timestamp = t
 	e.Add("event.end", event.Time(t))
@@ -717,18 +699,18 @@ func tlsVersion(p string) (name, version string, ok bool) {
 func setHostPort(e *event.Event, field, s string, client bool) error {
 	if s == "-" || s == "" {
 		if client {
-			return reject("fields", "field %s: missing", field)
+			return parse.Rejectf("fields", "field %s: missing", field)
 		}
 		return nil
 	}
 	host, port, ok := cutHostPort(s)
 	if !ok {
-		return reject("fields", "field %s: not ip:port: %q", field, clip(s))
+		return parse.Rejectf("fields", "field %s: not ip:port: %q", field, clip(s))
 	}
 	if client {
 		p, err := strconv.Atoi(port)
 		if err != nil || p < 0 || p > 65535 {
-			return reject("number", "field %s: bad port in %q", field, clip(s))
+			return parse.Rejectf("number", "field %s: bad port in %q", field, clip(s))
 		}
 		e.Add("source.address", event.String(host))
 		e.Add("source.ip", event.String(host))
@@ -736,7 +718,7 @@ func setHostPort(e *event.Event, field, s string, client bool) error {
 		return nil
 	}
 	if !isDigits(port) {
-		return reject("number", "field %s: bad port in %q", field, clip(s))
+		return parse.Rejectf("number", "field %s: bad port in %q", field, clip(s))
 	}
 	e.Add("aws.elb.backend.ip", event.String(host))
 	e.Add("aws.elb.backend.port", event.String(port))
@@ -766,7 +748,7 @@ func setSeconds(e *event.Event, key, field, s string) error {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return reject("number", "field %s: not a number: %q", field, clip(s))
+		return parse.Rejectf("number", "field %s: not a number: %q", field, clip(s))
 	}
 	e.Add(key, event.Float(v))
 	return nil
@@ -779,7 +761,7 @@ func atoi(field, s string) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
-		return 0, reject("number", "field %s: not a number: %q", field, clip(s))
+		return 0, parse.Rejectf("number", "field %s: not a number: %q", field, clip(s))
 	}
 	return n, nil
 }
@@ -830,12 +812,12 @@ func parseNLB(line string, f []string) (*event.Event, error) {
 		}
 	}
 	if len(f) < minNLB {
-		return nil, reject("fields", "NLB log line has %d fields, want at least %d", len(f), minNLB)
+		return nil, parse.Rejectf("fields", "NLB log line has %d fields, want at least %d", len(f), minNLB)
 	}
 	e := event.New(typeName, line, nlbCap)
 	t, ok := parseISO(f[nlbTime])
 	if !ok {
-		return nil, reject("time", "field time: not an ISO 8601 time: %q", clip(f[nlbTime]))
+		return nil, parse.Rejectf("time", "field time: not an ISO 8601 time: %q", clip(f[nlbTime]))
 	}
 	e.Timestamp = t
 	e.Add("event.end", event.Time(t))
@@ -885,7 +867,7 @@ func parseNLB(line string, f []string) (*event.Event, error) {
 	if len(f) > nlbConnCreation && f[nlbConnCreation] != "-" {
 		t, ok := parseISO(f[nlbConnCreation])
 		if !ok {
-			return nil, reject("time", "field tls_connection_creation_time: not an ISO 8601 time: %q", clip(f[nlbConnCreation]))
+			return nil, parse.Rejectf("time", "field tls_connection_creation_time: not an ISO 8601 time: %q", clip(f[nlbConnCreation]))
 		}
 		e.Add("event.start", event.Time(t))
 	}
@@ -913,12 +895,12 @@ const minConn = connVerifyStatus + 1
 
 func parseConn(line string, f []string, lbName string) (*event.Event, error) {
 	if len(f) < minConn {
-		return nil, reject("fields", "ALB connection log line has %d fields, want at least %d", len(f), minConn)
+		return nil, parse.Rejectf("fields", "ALB connection log line has %d fields, want at least %d", len(f), minConn)
 	}
 	e := event.New(typeName, line, connCap)
 	t, ok := parseISO(f[connTime])
 	if !ok {
-		return nil, reject("time", "field time: not an ISO 8601 time: %q", clip(f[connTime]))
+		return nil, parse.Rejectf("time", "field time: not an ISO 8601 time: %q", clip(f[connTime]))
 	}
 	e.Timestamp = t
 	e.Add("event.kind", event.String("event"))
@@ -930,7 +912,7 @@ func parseConn(line string, f []string, lbName string) (*event.Event, error) {
 	}
 	ip := f[connClientIP]
 	if ip == "-" || strings.IndexByte(ip, ':') < 0 && strings.IndexByte(ip, '.') < 0 {
-		return nil, reject("fields", "field client_ip: not an IP address: %q", clip(ip))
+		return nil, parse.Rejectf("fields", "field client_ip: not an IP address: %q", clip(ip))
 	}
 	e.Add("source.address", event.String(ip))
 	e.Add("source.ip", event.String(ip))

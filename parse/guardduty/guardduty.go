@@ -85,19 +85,11 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			return err
 		}
 		if err != nil {
-			reason := "json"
-			if errors.Is(err, decode.ErrTooLong) {
-				reason = "too_long"
-			}
+			reason := parse.ReasonOf(err, "json")
 			in.Reject(0, rs.Num(), rs.Offset(), reason, err, rs.Bytes())
 			continue
 		}
 		raw := rs.Bytes()
-		if len(raw) == 0 {
-			// The splitter found no record where one should start (a stray ',' between top-level
-			// values) and cannot move past it: stop rather than loop.
-			return fmt.Errorf("record %d at byte offset %d: no JSON value where a record should start", rs.Num(), rs.Offset())
-		}
 		v, err := r.Parse(&p, string(raw))
 		if err != nil {
 			in.Reject(0, rs.Num(), rs.Offset(), "json", fmt.Errorf("invalid JSON: %w", err), raw)

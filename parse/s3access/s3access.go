@@ -21,8 +21,6 @@ package s3access
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -168,17 +166,6 @@ var (
 	typAccess = []string{"access"}
 )
 
-type errReject struct {
-	reason string
-	msg    string
-}
-
-func (e *errReject) Error() string { return e.msg }
-
-func reject(reason, format string, args ...any) error {
-	return &errReject{reason, fmt.Sprintf(format, args...)}
-}
-
 // Parse reads an S3 server access log object.
 func Parse(ctx context.Context, in *parse.Input) error {
 	lines := in.Lines()
@@ -203,11 +190,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		}
 		e, err := parseLine(string(b), buf[:0])
 		if err != nil {
-			reason := "fields"
-			var r *errReject
-			if errors.As(err, &r) {
-				reason = r.reason
-			}
+			reason := parse.ReasonOf(err, "fields")
 			in.Reject(lines.Line(), 0, lines.Offset(), reason, err, b)
 			continue
 		}
@@ -247,7 +230,7 @@ func split(s string, out []string) ([]string, error) {
 			for {
 				k := strings.IndexByte(s[j:], '"')
 				if k < 0 {
-					return out, reject("fields", "field %d: unterminated quoted field", len(out)+1)
+					return out, parse.Rejectf("fields", "field %d: unterminated quoted field", len(out)+1)
 				}
 				j += k
 				if (j+1 == len(s) || s[j+1] == ' ') && s[j-1] != '\\' {
@@ -260,7 +243,7 @@ func split(s string, out []string) ([]string, error) {
 		case '[':
 			k := strings.IndexByte(s[i:], ']')
 			if k < 0 {
-				return out, reject("fields", "field %d: unterminated bracketed field", len(out)+1)
+				return out, parse.Rejectf("fields", "field %d: unterminated bracketed field", len(out)+1)
 			}
 			f = s[i+1 : i+k]
 			i += k + 1
@@ -302,7 +285,7 @@ func integer(field, s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, reject("number", "field %s: not a number: %q", field, clip(s))
+		return 0, parse.Rejectf("number", "field %s: not a number: %q", field, clip(s))
 	}
 	return n, nil
 }
@@ -313,7 +296,7 @@ func parseLine(line string, buf []string) (*event.Event, error) {
 		return nil, err
 	}
 	if len(f) < minFields {
-		return nil, reject("fields", "S3 access log line has %d fields, want at least %d", len(f), minFields)
+		return nil, parse.Rejectf("fields", "S3 access log line has %d fields, want at least %d", len(f), minFields)
 	}
 	get := func(i int) string {
 		if i < len(f) {
@@ -323,7 +306,7 @@ func parseLine(line string, buf []string) (*event.Event, error) {
 	}
 	t, ok := parseTime(f[fTime])
 	if !ok {
-		return nil, reject("time", "field time: not a [dd/Mon/yyyy:HH:MM:SS +zzzz] time: %q", clip(f[fTime]))
+		return nil, parse.Rejectf("time", "field time: not a [dd/Mon/yyyy:HH:MM:SS +zzzz] time: %q", clip(f[fTime]))
 	}
 	var nums [6]int64
 	for i, x := range [...]struct {

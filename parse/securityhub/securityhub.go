@@ -29,7 +29,6 @@ import (
 
 	"github.com/valyala/fastjson"
 
-	"github.com/ramen-siem/ramen/decode"
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
 	"github.com/ramen-siem/ramen/parse/internal/jsonrec"
@@ -77,19 +76,11 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			return err
 		}
 		if err != nil {
-			reason := "json"
-			if errors.Is(err, decode.ErrTooLong) {
-				reason = "too_long"
-			}
+			reason := parse.ReasonOf(err, "json")
 			in.Reject(0, rs.Num(), rs.Offset(), reason, err, rs.Bytes())
 			continue
 		}
 		raw := rs.Bytes()
-		if len(raw) == 0 {
-			// The splitter found no record where one should start (a stray ',' between top-level
-			// values) and cannot move past it: stop rather than loop.
-			return fmt.Errorf("record %d at byte offset %d: no JSON value where a record should start", rs.Num(), rs.Offset())
-		}
 		orig := string(raw)
 		v, err := r.Parse(&p, orig)
 		if err != nil {
