@@ -17,7 +17,7 @@ type Aggregator struct {
 	Window time.Duration
 	open   map[string]*Alert
 	dirty  map[string]bool
-	closed []*Alert // alerts whose window ended with changes not yet reported
+	closed []*Alert  // alerts whose window ended with changes not yet reported
 	newest time.Time // the latest event time seen, for expiring open alerts
 }
 
