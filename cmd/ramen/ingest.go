@@ -231,6 +231,7 @@ type detection struct {
 	raised int // alerts before folding
 	total  int // distinct alerts written
 	seen   map[string]bool
+	closed bool
 }
 
 func startDetection(d *sigma.Detector) *detection {
@@ -254,6 +255,14 @@ func startDetection(d *sigma.Detector) *detection {
 	return x
 }
 
+// stop ends the detection goroutine if take(true) did not (a run that stopped on an error).
+func (x *detection) stop() {
+	if !x.closed {
+		x.closed = true
+		close(x.in)
+	}
+}
+
 // add hands an object's events over.
 func (x *detection) add(evs []*event.Event) {
 	if len(evs) == 0 {
@@ -270,7 +279,7 @@ func (x *detection) take(final bool) []*alert.Alert {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if final {
-		close(x.in)
+		x.stop()
 		for _, a := range x.det.Flush() {
 			x.agg.Add(a)
 			x.raised++
@@ -293,7 +302,7 @@ func ingestSources(ctx context.Context, l *lake.Lake, srcs []source, total int64
 	g.st.reasons = map[string]int{}
 	if opt.detector != nil {
 		g.det = startDetection(opt.detector)
-		defer func() { st.alerts = g.det.total }()
+		defer func() { st.alerts = g.det.total; g.det.stop() }()
 	}
 	start := time.Now()
 	defer func() { st.elapsed = time.Since(start) }()
