@@ -19,7 +19,7 @@ func TestLakeCommands(t *testing.T) {
 	cur, old := filepath.Join(dir, "records.json"), filepath.Join(dir, "old.json")
 	os.WriteFile(cur, recs, 0o644)
 	os.WriteFile(old, []byte(strings.ReplaceAll(string(recs), "2026-03-02T", "2020-01-05T")), 0o644)
-	for _, args := range [][]string{{"ingest", "-q", "--data", data, cur, old}, {"ingest", "-q", "--force", "--data", data, cur}} {
+	for _, args := range [][]string{{"ingest", "-q", "--no-detect", "--data", data, cur, old}, {"ingest", "-q", "--no-detect", "--force", "--data", data, cur}} {
 		if code, _, errs := runCmd(t, "", args...); code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, code, errs)
 		}
