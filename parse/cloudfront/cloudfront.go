@@ -30,6 +30,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ramen-siem/ramen/parse/internal/text"
+
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
 )
@@ -285,7 +287,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			continue
 		}
 		b := lines.Bytes()
-		if len(b) == 0 || blank(b) {
+		if len(b) == 0 || text.Blank(b) {
 			continue
 		}
 		if b[0] == '#' {
@@ -313,22 +315,6 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		in.Skip() // a log file with its header and no requests
 	}
 	return nil
-}
-
-func blank(b []byte) bool {
-	for _, c := range b {
-		if c != ' ' && c != '\t' && c != '\r' {
-			return false
-		}
-	}
-	return true
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
 }
 
 func isDash(s string) bool { return s == "" || s == "-" }
@@ -374,18 +360,18 @@ func parseLine(line string, lay *layout) (*event.Event, error) {
 	case v[colDate] != "" && v[colTime] != "":
 		var ok bool
 		if t, ok = parseDateTime(v[colDate], v[colTime]); !ok {
-			return nil, parse.Rejectf("time", "fields date and time: not a YYYY-MM-DD HH:MM:SS time: %q %q", clip(v[colDate]), clip(v[colTime]))
+			return nil, parse.Rejectf("time", "fields date and time: not a YYYY-MM-DD HH:MM:SS time: %q %q", text.Clip(v[colDate]), text.Clip(v[colTime]))
 		}
 	case v[colTimestamp] != "":
 		f, err := strconv.ParseFloat(v[colTimestamp], 64)
 		if err != nil || !(f >= 0 && f < 1e11) {
-			return nil, parse.Rejectf("time", "field timestamp: not epoch seconds: %q", clip(v[colTimestamp]))
+			return nil, parse.Rejectf("time", "field timestamp: not epoch seconds: %q", text.Clip(v[colTimestamp]))
 		}
 		t = time.Unix(0, int64(f*1e9)).UTC().Truncate(time.Millisecond)
 	case v[colTimestampMS] != "":
 		ms, err := strconv.ParseInt(v[colTimestampMS], 10, 64)
 		if err != nil || ms < 0 || ms > 1e14 {
-			return nil, parse.Rejectf("time", "field timestamp(ms): not epoch milliseconds: %q", clip(v[colTimestampMS]))
+			return nil, parse.Rejectf("time", "field timestamp(ms): not epoch milliseconds: %q", text.Clip(v[colTimestampMS]))
 		}
 		t = time.UnixMilli(ms).UTC()
 	default:
@@ -517,7 +503,7 @@ func parseLine(line string, lay *layout) (*event.Event, error) {
 		e.Add("related.ip", event.Strings(ip))
 	}
 	if p := v[colSSLProtocol]; !isDash(p) {
-		if name, version, ok := tlsVersion(p); ok {
+		if name, version, ok := text.TLSVersion(p); ok {
 			e.Add("tls.version", event.String(version))
 			e.Add("tls.version_protocol", event.String(name))
 		} else {
@@ -590,7 +576,7 @@ func integer(col int, s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, parse.Rejectf("number", "field %s: not a number: %q", colNames[col], clip(s))
+		return 0, parse.Rejectf("number", "field %s: not a number: %q", colNames[col], text.Clip(s))
 	}
 	return n, nil
 }
@@ -602,7 +588,7 @@ func float(col int, s string) (float64, error) {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || !(f >= 0 && f < 1e12) { // also refuses NaN and infinities
-		return 0, parse.Rejectf("number", "field %s: not a number: %q", colNames[col], clip(s))
+		return 0, parse.Rejectf("number", "field %s: not a number: %q", colNames[col], text.Clip(s))
 	}
 	return f, nil
 }
@@ -645,32 +631,6 @@ func splitForwarded(s string) []string {
 	return l
 }
 
-// tlsVersion turns "TLSv1.2" into ("tls", "1.2").
-func tlsVersion(p string) (name, version string, ok bool) {
-	i := strings.IndexAny(p, "vV")
-	if i <= 0 || i+1 >= len(p) {
-		return "", "", false
-	}
-	switch {
-	case strings.EqualFold(p[:i], "tls"):
-		name = "tls"
-	case strings.EqualFold(p[:i], "ssl"):
-		name = "ssl"
-	default:
-		return "", "", false
-	}
-	v := p[i+1:]
-	switch {
-	case strings.IndexByte(v, '.') >= 0:
-		version = v
-	case len(v) == 1:
-		version = v + ".0"
-	default:
-		version = v[:1] + "." + v[1:]
-	}
-	return name, version, true
-}
-
 // unescape decodes %XX escapes once ("+" stays "+"); an invalid escape is kept as it is.
 func unescape(s string) string {
 	i := strings.IndexByte(s, '%')
@@ -710,12 +670,12 @@ func parseDateTime(d, t string) (time.Time, bool) {
 	if len(d) != 10 || d[4] != '-' || d[7] != '-' || len(t) < 8 || t[2] != ':' || t[5] != ':' {
 		return time.Time{}, false
 	}
-	year, ok1 := num(d[0:4])
-	month, ok2 := num(d[5:7])
-	day, ok3 := num(d[8:10])
-	hour, ok4 := num(t[0:2])
-	minute, ok5 := num(t[3:5])
-	sec, ok6 := num(t[6:8])
+	year, ok1 := text.Num(d[0:4])
+	month, ok2 := text.Num(d[5:7])
+	day, ok3 := text.Num(d[8:10])
+	hour, ok4 := text.Num(t[0:2])
+	minute, ok5 := text.Num(t[3:5])
+	sec, ok6 := text.Num(t[6:8])
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 {
 		return time.Time{}, false
 	}
@@ -738,16 +698,4 @@ func parseDateTime(d, t string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return tm, true
-}
-
-func num(s string) (int, bool) {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
 }

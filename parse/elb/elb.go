@@ -27,6 +27,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ramen-siem/ramen/parse/internal/text"
+
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
 )
@@ -200,7 +202,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			continue
 		}
 		b := lines.Bytes()
-		if blank(b) {
+		if text.Blank(b) {
 			continue
 		}
 		e, err := parseLine(string(b), fields[:0], lbName)
@@ -214,15 +216,6 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		}
 	}
 	return lines.Err()
-}
-
-func blank(b []byte) bool {
-	for _, c := range b {
-		if c != ' ' && c != '\t' && c != '\r' {
-			return false
-		}
-	}
-	return true
 }
 
 // connLogName returns "app/<name>/<id>" from a connection log's object name, or "".
@@ -300,15 +293,7 @@ func parseLine(line string, buf []string, lbName string) (*event.Event, error) {
 	case len(f) > 1 && len(f[1]) > 0 && f[1][0] >= '0' && f[1][0] <= '9':
 		return parseALB(line, f)
 	}
-	return nil, parse.Rejectf("fields", "not an ELB log line: unknown first field %q", clip(f[0]))
-}
-
-// clip shortens a field for an error message.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
+	return nil, parse.Rejectf("fields", "not an ELB log line: unknown first field %q", text.Clip(f[0]))
 }
 
 func isDigits(s string) bool {
@@ -398,7 +383,7 @@ func parseALB(line string, f []string) (*event.Event, error) {
 	if s := get(albRequestCreation); s != "" && s != "-" {
 		t, ok := parseISO(s)
 		if !ok {
-			return nil, parse.Rejectf("time", "field request_creation_time: not an ISO 8601 time: %q", clip(s))
+			return nil, parse.Rejectf("time", "field request_creation_time: not an ISO 8601 time: %q", text.Clip(s))
 		}
 		e.Add("event.start", event.Time(t))
 	}
@@ -479,7 +464,7 @@ func parseClassic(line string, f []string) (*event.Event, error) {
 func setHTTPCommon(e *event.Event, f []string, alb bool) error {
 	t, ok := parseISO(f[clTime])
 	if !ok {
-		return parse.Rejectf("time", "field time: not an ISO 8601 time: %q", clip(f[clTime]))
+		return parse.Rejectf("time", "field time: not an ISO 8601 time: %q", text.Clip(f[clTime]))
 	}
 	e.Timestamp = t
 	e.Add("event.end", event.Time(t))
@@ -663,36 +648,10 @@ func setTLS(e *event.Event, cipher, protocol string) {
 		return
 	}
 	e.Add("aws.elb.ssl_protocol", event.String(protocol))
-	if name, version, ok := tlsVersion(protocol); ok {
+	if name, version, ok := text.TLSVersion(protocol); ok {
 		e.Add("tls.version", event.String(version))
 		e.Add("tls.version_protocol", event.String(name))
 	}
-}
-
-// tlsVersion turns "TLSv1.2", "tlsv12", "TLSv1" or "SSLv3" into ("tls", "1.2") etc.
-func tlsVersion(p string) (name, version string, ok bool) {
-	i := strings.IndexAny(p, "vV")
-	if i <= 0 || i+1 >= len(p) {
-		return "", "", false
-	}
-	v := p[i+1:]
-	switch strings.ToLower(p[:i]) {
-	case "tls":
-		name = "tls"
-	case "ssl":
-		name = "ssl"
-	default:
-		return "", "", false
-	}
-	switch {
-	case strings.IndexByte(v, '.') >= 0:
-		version = v
-	case len(v) == 1:
-		version = v + ".0"
-	default:
-		version = v[:1] + "." + v[1:]
-	}
-	return name, version, true
 }
 
 // setHostPort sets source.* (client) or aws.elb.backend.* from "ip:port" ("-" for none).
@@ -705,12 +664,12 @@ func setHostPort(e *event.Event, field, s string, client bool) error {
 	}
 	host, port, ok := cutHostPort(s)
 	if !ok {
-		return parse.Rejectf("fields", "field %s: not ip:port: %q", field, clip(s))
+		return parse.Rejectf("fields", "field %s: not ip:port: %q", field, text.Clip(s))
 	}
 	if client {
 		p, err := strconv.Atoi(port)
 		if err != nil || p < 0 || p > 65535 {
-			return parse.Rejectf("number", "field %s: bad port in %q", field, clip(s))
+			return parse.Rejectf("number", "field %s: bad port in %q", field, text.Clip(s))
 		}
 		e.Add("source.address", event.String(host))
 		e.Add("source.ip", event.String(host))
@@ -718,7 +677,7 @@ func setHostPort(e *event.Event, field, s string, client bool) error {
 		return nil
 	}
 	if !isDigits(port) {
-		return parse.Rejectf("number", "field %s: bad port in %q", field, clip(s))
+		return parse.Rejectf("number", "field %s: bad port in %q", field, text.Clip(s))
 	}
 	e.Add("aws.elb.backend.ip", event.String(host))
 	e.Add("aws.elb.backend.port", event.String(port))
@@ -748,7 +707,7 @@ func setSeconds(e *event.Event, key, field, s string) error {
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return parse.Rejectf("number", "field %s: not a number: %q", field, clip(s))
+		return parse.Rejectf("number", "field %s: not a number: %q", field, text.Clip(s))
 	}
 	e.Add(key, event.Float(v))
 	return nil
@@ -761,7 +720,7 @@ func atoi(field, s string) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
-		return 0, parse.Rejectf("number", "field %s: not a number: %q", field, clip(s))
+		return 0, parse.Rejectf("number", "field %s: not a number: %q", field, text.Clip(s))
 	}
 	return n, nil
 }
@@ -817,7 +776,7 @@ func parseNLB(line string, f []string) (*event.Event, error) {
 	e := event.New(typeName, line, nlbCap)
 	t, ok := parseISO(f[nlbTime])
 	if !ok {
-		return nil, parse.Rejectf("time", "field time: not an ISO 8601 time: %q", clip(f[nlbTime]))
+		return nil, parse.Rejectf("time", "field time: not an ISO 8601 time: %q", text.Clip(f[nlbTime]))
 	}
 	e.Timestamp = t
 	e.Add("event.end", event.Time(t))
@@ -867,7 +826,7 @@ func parseNLB(line string, f []string) (*event.Event, error) {
 	if len(f) > nlbConnCreation && f[nlbConnCreation] != "-" {
 		t, ok := parseISO(f[nlbConnCreation])
 		if !ok {
-			return nil, parse.Rejectf("time", "field tls_connection_creation_time: not an ISO 8601 time: %q", clip(f[nlbConnCreation]))
+			return nil, parse.Rejectf("time", "field tls_connection_creation_time: not an ISO 8601 time: %q", text.Clip(f[nlbConnCreation]))
 		}
 		e.Add("event.start", event.Time(t))
 	}
@@ -900,7 +859,7 @@ func parseConn(line string, f []string, lbName string) (*event.Event, error) {
 	e := event.New(typeName, line, connCap)
 	t, ok := parseISO(f[connTime])
 	if !ok {
-		return nil, parse.Rejectf("time", "field time: not an ISO 8601 time: %q", clip(f[connTime]))
+		return nil, parse.Rejectf("time", "field time: not an ISO 8601 time: %q", text.Clip(f[connTime]))
 	}
 	e.Timestamp = t
 	e.Add("event.kind", event.String("event"))
@@ -912,7 +871,7 @@ func parseConn(line string, f []string, lbName string) (*event.Event, error) {
 	}
 	ip := f[connClientIP]
 	if ip == "-" || strings.IndexByte(ip, ':') < 0 && strings.IndexByte(ip, '.') < 0 {
-		return nil, parse.Rejectf("fields", "field client_ip: not an IP address: %q", clip(ip))
+		return nil, parse.Rejectf("fields", "field client_ip: not an IP address: %q", text.Clip(ip))
 	}
 	e.Add("source.address", event.String(ip))
 	e.Add("source.ip", event.String(ip))
@@ -975,12 +934,12 @@ func parseISO(s string) (time.Time, bool) {
 	if len(s) < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
 		return time.Time{}, false
 	}
-	year, ok1 := num(s[0:4])
-	month, ok2 := num(s[5:7])
-	day, ok3 := num(s[8:10])
-	hour, ok4 := num(s[11:13])
-	minute, ok5 := num(s[14:16])
-	sec, ok6 := num(s[17:19])
+	year, ok1 := text.Num(s[0:4])
+	month, ok2 := text.Num(s[5:7])
+	day, ok3 := text.Num(s[8:10])
+	hour, ok4 := text.Num(s[11:13])
+	minute, ok5 := text.Num(s[14:16])
+	sec, ok6 := text.Num(s[17:19])
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 {
 		return time.Time{}, false
 	}
@@ -1006,16 +965,4 @@ func parseISO(s string) (time.Time, bool) {
 		return time.Time{}, false // 31 February and the like
 	}
 	return t, true
-}
-
-func num(s string) (int, bool) {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
 }

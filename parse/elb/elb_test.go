@@ -176,18 +176,6 @@ func TestSplitRequest(t *testing.T) {
 	}
 }
 
-func TestTLSVersion(t *testing.T) {
-	for in, want := range map[string]string{"TLSv1.2": "tls 1.2", "tlsv12": "tls 1.2", "tlsv13": "tls 1.3", "TLSv1": "tls 1.0", "SSLv3": "ssl 3.0", "tlsv10": "tls 1.0"} {
-		n, v, ok := tlsVersion(in)
-		if !ok || n+" "+v != want {
-			t.Errorf("tlsVersion(%q) = %q %q %v, want %q", in, n, v, ok, want)
-		}
-	}
-	if _, _, ok := tlsVersion("ProtocolVersion"); ok {
-		t.Errorf("tlsVersion accepted ProtocolVersion")
-	}
-}
-
 func BenchmarkParse(b *testing.B) {
 	tmpl := []byte(`http 2024-03-11T09:15:02.418523Z app/shop-frontend/8f3a1c9e2b7d4a60 203.0.113.45:51234 10.20.1.17:8080 0.001 0.012 0.000 200 200 412 5120 "GET http://shop.example.org:80/catalog/items.json?page=2&sort=price HTTP/1.1" "Mozilla/5.0 (X11; Linux x86_64; rv:123.0) Gecko/20100101 Firefox/123.0" - - arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/shop-web/5d2e8f1a3b4c6d7e "Root=1-65eecb36-0a1b2c3d4e5f60718293a4b5" "-" "-" 1 2024-03-11T09:15:02.405000Z "forward" "-" "-" "10.20.1.17:8080" "200" "-" "-" TID_4f2c9a7e1b3d5f60 "-" "-" "-"
 https 2024-03-11T09:15:03.001200Z app/shop-frontend/8f3a1c9e2b7d4a60 198.51.100.7:40022 10.20.2.30:8443 0.000 0.051 0.001 404 404 230 712 "POST https://api.shop.example.org:443/v2/login HTTP/1.1" "curl/8.5.0" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:eu-west-1:111122223333:targetgroup/shop-api/0a9b8c7d6e5f4a3b "Root=1-65eecb37-112233445566778899aabbcc" "api.shop.example.org" "arn:aws:acm:eu-west-1:111122223333:certificate/aaaabbbb-cccc-dddd-eeee-ffff00001111" 3 2024-03-11T09:15:02.949000Z "authenticate,forward" "-" "-" "10.20.2.30:8443" "404" "-" "-" TID_0000aaaa1111bbbb "-" "-" "-"

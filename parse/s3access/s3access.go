@@ -26,6 +26,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ramen-siem/ramen/parse/internal/text"
+
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
 )
@@ -185,7 +187,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			continue
 		}
 		b := lines.Bytes()
-		if blank(b) {
+		if text.Blank(b) {
 			continue
 		}
 		e, err := parseLine(string(b), buf[:0])
@@ -199,15 +201,6 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		}
 	}
 	return lines.Err()
-}
-
-func blank(b []byte) bool {
-	for _, c := range b {
-		if c != ' ' && c != '\t' && c != '\r' {
-			return false
-		}
-	}
-	return true
 }
 
 // split cuts a line into fields separated by spaces (a run of spaces counts as one). A field that
@@ -262,14 +255,6 @@ func split(s string, out []string) ([]string, error) {
 	return out, nil
 }
 
-// clip shortens a field for an error message.
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "..."
-	}
-	return s
-}
-
 // addStr adds a text field unless it is empty or "-". Each key is set once per record, so Add (no
 // duplicate search) is used rather than Set.
 func addStr(e *event.Event, key, s string) {
@@ -285,7 +270,7 @@ func integer(field, s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, parse.Rejectf("number", "field %s: not a number: %q", field, clip(s))
+		return 0, parse.Rejectf("number", "field %s: not a number: %q", field, text.Clip(s))
 	}
 	return n, nil
 }
@@ -306,7 +291,7 @@ func parseLine(line string, buf []string) (*event.Event, error) {
 	}
 	t, ok := parseTime(f[fTime])
 	if !ok {
-		return nil, parse.Rejectf("time", "field time: not a [dd/Mon/yyyy:HH:MM:SS +zzzz] time: %q", clip(f[fTime]))
+		return nil, parse.Rejectf("time", "field time: not a [dd/Mon/yyyy:HH:MM:SS +zzzz] time: %q", text.Clip(f[fTime]))
 	}
 	var nums [6]int64
 	for i, x := range [...]struct {
@@ -421,7 +406,7 @@ func parseLine(line string, buf []string) (*event.Event, error) {
 	}
 	if v := get(fTLSVersion); v != "-" && v != "" {
 		e.Add("aws.s3access.tls_version", event.String(v))
-		if name, version, ok := tlsVersion(v); ok {
+		if name, version, ok := text.TLSVersion(v); ok {
 			e.Add("tls.version", event.String(version))
 			e.Add("tls.version_protocol", event.String(name))
 		}
@@ -492,32 +477,6 @@ func setURL(e *event.Event, u string) {
 	}
 }
 
-// tlsVersion turns "TLSv1.2" into ("tls", "1.2").
-func tlsVersion(p string) (name, version string, ok bool) {
-	i := strings.IndexAny(p, "vV")
-	if i <= 0 || i+1 >= len(p) {
-		return "", "", false
-	}
-	switch {
-	case strings.EqualFold(p[:i], "tls"):
-		name = "tls"
-	case strings.EqualFold(p[:i], "ssl"):
-		name = "ssl"
-	default:
-		return "", "", false
-	}
-	v := p[i+1:]
-	switch {
-	case strings.IndexByte(v, '.') >= 0:
-		version = v
-	case len(v) == 1:
-		version = v + ".0"
-	default:
-		version = v[:1] + "." + v[1:]
-	}
-	return name, version, true
-}
-
 // regionOf finds the region in an S3 endpoint: the first label after one that starts with "s3"
 // ("bucket.s3.eu-west-1.amazonaws.com", "s3.dualstack.us-east-1.amazonaws.com") that is a region
 // name, or a region glued to an "s3-" label in legacy endpoints ("s3-us-west-2.amazonaws.com",
@@ -585,13 +544,13 @@ func parseTime(s string) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	day, ok1 := num(s[0:2])
-	year, ok2 := num(s[7:11])
-	hour, ok3 := num(s[12:14])
-	minute, ok4 := num(s[15:17])
-	sec, ok5 := num(s[18:20])
-	zh, ok6 := num(s[22:24])
-	zm, ok7 := num(s[24:26])
+	day, ok1 := text.Num(s[0:2])
+	year, ok2 := text.Num(s[7:11])
+	hour, ok3 := text.Num(s[12:14])
+	minute, ok4 := text.Num(s[15:17])
+	sec, ok5 := text.Num(s[18:20])
+	zh, ok6 := text.Num(s[22:24])
+	zm, ok7 := text.Num(s[24:26])
 	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 60 || zh > 23 || zm > 59 {
 		return time.Time{}, false
 	}
@@ -608,16 +567,4 @@ func parseTime(s string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return t.Add(-time.Duration(offset) * time.Second), true
-}
-
-func num(s string) (int, bool) {
-	n := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n, true
 }
