@@ -42,6 +42,11 @@ func IsRuleFile(name string) bool {
 // ReadFS reads every rule file under root in fsys, in name order. Hidden files and directories are
 // skipped. Names are prefixed with prefix (a directory or "builtin:").
 func ReadFS(fsys fs.FS, root, prefix string) ([]File, error) {
+	return readFS(fsys, root, prefix, IsRuleFile)
+}
+
+// readFS reads the files under root whose names keep says, in name order, hidden ones skipped.
+func readFS(fsys fs.FS, root, prefix string, keep func(name string) bool) ([]File, error) {
 	var out []File
 	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -53,7 +58,7 @@ func ReadFS(fsys fs.FS, root, prefix string) ([]File, error) {
 			}
 			return nil
 		}
-		if d.IsDir() || !IsRuleFile(d.Name()) {
+		if d.IsDir() || !keep(d.Name()) {
 			return nil
 		}
 		b, err := fs.ReadFile(fsys, p)

@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/ramen-siem/ramen/alert"
@@ -40,29 +39,7 @@ func RuleFileOf(test string) string {
 
 // ReadTestsFS reads every rule test file under root in fsys, in name order, names prefixed like ReadFS.
 func ReadTestsFS(fsys fs.FS, root, prefix string) ([]File, error) {
-	var out []File
-	err := fs.WalkDir(fsys, root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != root && strings.HasPrefix(d.Name(), ".") {
-			if d.IsDir() {
-				return fs.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() || !IsTestFile(d.Name()) {
-			return nil
-		}
-		b, err := fs.ReadFile(fsys, p)
-		if err != nil {
-			return err
-		}
-		out = append(out, File{Name: prefix + p, Data: b})
-		return nil
-	})
-	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, err
+	return readFS(fsys, root, prefix, IsTestFile)
 }
 
 // ReadTestsPath reads the rule test files of a file or directory.
