@@ -221,3 +221,22 @@ func sortCheck(evs []*event.Event) int {
 	}
 	return -1
 }
+
+func TestShowTablesListsTheViews(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	evs, _ := parseFile(t, "../parse/cloudtrail/testdata/golden/records.json", "cloudtrail")
+	ingest(t, l, "records.json", evs, nil)
+	got := fmt.Sprint(queryRows(t, l, "SHOW TABLES"))
+	for _, v := range []string{"cloudtrail", "events", "rejected"} {
+		if !strings.Contains(got, v) {
+			t.Errorf("SHOW TABLES lacks %s: %s", v, got)
+		}
+	}
+	if got := mentioned(`SELECT * FROM "cloudtrail" c JOIN events e USING (_id) WHERE x = 'rejected_x'`, []string{"cloudtrail", "events", "rejected", "waf"}); fmt.Sprint(got) != "[cloudtrail events]" {
+		t.Errorf("mentioned: %v", got)
+	}
+}

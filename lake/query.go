@@ -201,6 +201,9 @@ func (l *Lake) Query(ctx context.Context, query string, opt QueryOptions) (*sql.
 			return nil, err
 		}
 		opt.Only = mentioned(query, append(types, "events", "rejected"))
+		if len(opt.Only) == 0 {
+			opt.Only = nil // SHOW TABLES, information_schema...: every view
+		}
 	}
 	if _, err := l.Views(ctx, opt); err != nil {
 		return nil, err
