@@ -322,3 +322,48 @@ func (c *countReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	return n, err
 }
+
+// Record is one JSON record handed to a parser by EachJSON: its bytes, where it was, and the ways
+// to emit or reject what it holds.
+type Record struct {
+	Raw    []byte // valid until the callback returns
+	Num    int    // 1-based index in the object
+	Offset int64  // byte offset in the decompressed object
+	in     *Input
+}
+
+// Reject rejects the record with a reason category and the error.
+func (r *Record) Reject(reason string, err error) {
+	r.in.Reject(0, r.Num, r.Offset, reason, err, r.Raw)
+}
+
+// Emit sends an event made from the record.
+func (r *Record) Emit(e *event.Event) error { return r.in.Emit(e, r.Offset) }
+
+// EachJSON calls fn for every JSON record of the input (see decode.JSONRecords for the framings;
+// wrapperKeys name wrapper objects' record arrays). Records that cannot be framed (cut off, too long,
+// stray separators) are rejected here. An error from fn, or the context's, ends the object. The
+// Record is reused for the next record: fn must not keep it.
+func (in *Input) EachJSON(ctx context.Context, wrapperKeys []string, fn func(*Record) error) error {
+	rs := in.JSONRecords(wrapperKeys...)
+	rec := &Record{in: in} // one for the object: fn must not keep it
+	for n := 0; ; n++ {
+		ok, err := rs.Next()
+		if !ok {
+			return err
+		}
+		if err != nil {
+			in.Reject(0, rs.Num(), rs.Offset(), ReasonOf(err, "json"), err, rs.Bytes())
+			continue
+		}
+		rec.Raw, rec.Num, rec.Offset = rs.Bytes(), rs.Num(), rs.Offset()
+		if err := fn(rec); err != nil {
+			return err
+		}
+		if n&255 == 255 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+	}
+}

@@ -74,38 +74,21 @@ func sniff(head []byte) bool {
 // Parse reads one object of GuardDuty findings.
 func Parse(ctx context.Context, in *parse.Input) error {
 	// A {"findings":[...]} document is one record here, split below, rather than a wrapper for the
-	// splitter: the splitter reads nothing after a wrapper's array, and exports hold one document
-	// per line.
-	rs := in.JSONRecords()
+	// splitter, so that a finding's offset and the document's record number stay together.
 	var p fastjson.Parser
 	var r jsonrec.Rec
-	for {
-		ok, err := rs.Next()
-		if !ok {
-			return err
-		}
+	return in.EachJSON(ctx, nil, func(rec *parse.Record) error {
+		v, err := r.Parse(&p, string(rec.Raw))
 		if err != nil {
-			reason := parse.ReasonOf(err, "json")
-			in.Reject(0, rs.Num(), rs.Offset(), reason, err, rs.Bytes())
-			continue
-		}
-		raw := rs.Bytes()
-		v, err := r.Parse(&p, string(raw))
-		if err != nil {
-			in.Reject(0, rs.Num(), rs.Offset(), "json", fmt.Errorf("invalid JSON: %w", err), raw)
-			continue
+			rec.Reject("json", fmt.Errorf("invalid JSON: %w", err))
+			return nil
 		}
 		if v.Type() == fastjson.TypeObject && v.Get("findings") != nil && v.Get("type") == nil {
 			// A {"findings":[...]} document (alone, or a line of an export).
-			if err := wrapped(ctx, in, rs.Num(), rs.Offset(), raw); err != nil {
-				return err
-			}
-			continue
+			return wrapped(ctx, in, rec.Num, rec.Offset, rec.Raw)
 		}
-		if err := one(ctx, in, &r, v, rs.Num(), rs.Offset(), raw); err != nil {
-			return err
-		}
-	}
+		return one(ctx, in, &r, v, rec.Num, rec.Offset, rec.Raw)
+	})
 }
 
 // wrapped parses the findings of a {"findings":[...]} record (number num, found at offset); none is

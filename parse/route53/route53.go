@@ -125,32 +125,16 @@ func first(br *bufio.Reader) byte {
 }
 
 func parseJSON(ctx context.Context, in *parse.Input) error {
-	rs := in.JSONRecords()
 	var p fastjson.Parser
 	var r jsonrec.Rec
-	for {
-		ok, err := rs.Next()
-		if !ok {
-			return err
-		}
+	return in.EachJSON(ctx, nil, func(rec *parse.Record) error {
+		e, reason, err := resolver(&p, &r, string(rec.Raw))
 		if err != nil {
-			reason := parse.ReasonOf(err, "json")
-			in.Reject(0, rs.Num(), rs.Offset(), reason, err, rs.Bytes())
-			continue
+			rec.Reject(reason, err)
+			return nil
 		}
-		raw := rs.Bytes()
-		e, reason, err := resolver(&p, &r, string(raw))
-		if err != nil {
-			in.Reject(0, rs.Num(), rs.Offset(), reason, err, raw)
-			continue
-		}
-		if err := in.Emit(e, rs.Offset()); err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+		return rec.Emit(e)
+	})
 }
 
 func parseLines(ctx context.Context, in *parse.Input) error {

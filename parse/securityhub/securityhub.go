@@ -65,46 +65,30 @@ func sniff(head []byte) bool {
 // Parse reads one object of Security Hub findings.
 func Parse(ctx context.Context, in *parse.Input) error {
 	// A {"Findings":[...]} document is one record here, split below, rather than a wrapper for the
-	// splitter: the splitter reads nothing after a wrapper's array, and exports hold one document
-	// per line.
-	rs := in.JSONRecords()
+	// splitter, so that each finding keeps its own bytes and the document's position.
 	var p fastjson.Parser
 	var r jsonrec.Rec
-	for {
-		ok, err := rs.Next()
-		if !ok {
-			return err
-		}
-		if err != nil {
-			reason := parse.ReasonOf(err, "json")
-			in.Reject(0, rs.Num(), rs.Offset(), reason, err, rs.Bytes())
-			continue
-		}
-		raw := rs.Bytes()
-		orig := string(raw)
+	return in.EachJSON(ctx, nil, func(rec *parse.Record) error {
+		orig := string(rec.Raw)
 		v, err := r.Parse(&p, orig)
 		if err != nil {
-			in.Reject(0, rs.Num(), rs.Offset(), "json", fmt.Errorf("invalid JSON: %w", err), raw)
-			continue
+			rec.Reject("json", fmt.Errorf("invalid JSON: %w", err))
+			return nil
 		}
 		if v.Type() != fastjson.TypeObject {
-			in.Reject(0, rs.Num(), rs.Offset(), "json", fmt.Errorf("a Security Hub finding is a JSON object, not %s", v.Type()), raw)
-			continue
+			rec.Reject("json", fmt.Errorf("a Security Hub finding is a JSON object, not %s", v.Type()))
+			return nil
 		}
-		g := group{in: in, r: &r, num: rs.Num(), offset: rs.Offset(), orig: orig}
+		g := group{in: in, r: &r, num: rec.Num, offset: rec.Offset, orig: orig}
 		switch {
 		case v.Get("detail-type") != nil && v.Get("detail") != nil:
-			err = g.envelope(ctx, v)
+			return g.envelope(ctx, v)
 		case v.Get("Findings") != nil && v.Get("SchemaVersion") == nil:
 			// A {"Findings":[...]} document, as the API returns a page of findings.
-			err = g.findings(ctx, v.Get("Findings"), []string{"Findings"}, nil)
-		default:
-			err = g.emit(ctx, v, 0, len(orig), nil)
+			return g.findings(ctx, v.Get("Findings"), []string{"Findings"}, nil)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return g.emit(ctx, v, 0, len(orig), nil)
+	})
 }
 
 // group is one record and what it holds.

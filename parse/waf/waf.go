@@ -85,37 +85,21 @@ func sniff(head []byte) bool {
 
 // Parse reads one object of WAF log records.
 func Parse(ctx context.Context, in *parse.Input) error {
-	rs := in.JSONRecords()
 	var p fastjson.Parser
 	var r jsonrec.Rec
-	for {
-		ok, err := rs.Next()
-		if !ok {
-			return err
-		}
+	return in.EachJSON(ctx, nil, func(rec *parse.Record) error {
+		v, err := r.Parse(&p, string(rec.Raw))
 		if err != nil {
-			reason := parse.ReasonOf(err, "json")
-			in.Reject(0, rs.Num(), rs.Offset(), reason, err, rs.Bytes())
-			continue
-		}
-		raw := rs.Bytes()
-		v, err := r.Parse(&p, string(raw))
-		if err != nil {
-			in.Reject(0, rs.Num(), rs.Offset(), "json", fmt.Errorf("invalid JSON: %w", err), raw)
-			continue
+			rec.Reject("json", fmt.Errorf("invalid JSON: %w", err))
+			return nil
 		}
 		e, reason, err := build(&r, v)
 		if err != nil {
-			in.Reject(0, rs.Num(), rs.Offset(), reason, err, raw)
-			continue
+			rec.Reject(reason, err)
+			return nil
 		}
-		if err := in.Emit(e, rs.Offset()); err != nil {
-			return err
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
+		return rec.Emit(e)
+	})
 }
 
 // Lists shared by every event (a Strings value is never modified).
