@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -72,5 +74,25 @@ func TestIngestDetects(t *testing.T) {
 	runCmd(t, "", append([]string{"ingest", "--no-detect", "--data", other}, files...)...)
 	if _, out, errs := runCmd(t, "", "query", "--data", other, "SELECT count(*) FROM alerts"); !strings.Contains(errs, "does not exist") {
 		t.Errorf("--no-detect must write no alerts: %s %s", out, errs)
+	}
+}
+
+// The same file twice in one run (named twice, or a copy) is ingested once.
+func TestIngestSameFileTwiceInOneRun(t *testing.T) {
+	data, dir := t.TempDir(), t.TempDir()
+	src := "../../parse/cloudtrail/testdata/golden/records.json"
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp := filepath.Join(dir, "copy.json")
+	os.WriteFile(cp, b, 0o644)
+	code, _, errs := runCmd(t, "", "ingest", "--no-detect", "--data", data, src, src, cp)
+	if code != 0 || !strings.Contains(errs, "1 objects ingested (2 already in the lake") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	_, out, _ := runCmd(t, "", "query", "--data", data, "--format", "csv", "SELECT count(*) FROM cloudtrail")
+	if strings.TrimSpace(out) != "count_star()\n5" {
+		t.Errorf("events: %q", out)
 	}
 }

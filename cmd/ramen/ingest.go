@@ -213,6 +213,7 @@ type ingester struct {
 	bar   *progress.Counter
 	shown int
 	det   *detection
+	inRun map[string]bool // objects taken in this run, by identity
 }
 
 // detection runs the rules over ingested events on a goroutine of its own, an object's events at a
@@ -298,7 +299,7 @@ func (x *detection) take(final bool) []*alert.Alert {
 // ingestSources loads files and S3 objects into the lake; an object's events become visible, and the
 // object counts as ingested, only when its batch commits.
 func ingestSources(ctx context.Context, l *lake.Lake, srcs []source, total int64, opt ingestOptions) (st ingestStats, err error) {
-	g := &ingester{l: l, opt: opt}
+	g := &ingester{l: l, opt: opt, inRun: map[string]bool{}}
 	g.st.reasons = map[string]int{}
 	if opt.detector != nil {
 		g.det = startDetection(opt.detector)
@@ -483,6 +484,12 @@ func (g *ingester) take(ctx context.Context, r parsed) error {
 		return nil
 	case r.stream:
 		return g.file(ctx, r.o)
+	case g.seenInRun(r.obj):
+		// The same content twice in one run (a path given twice, a copy of a file): the manifest
+		// only knows committed objects, so the run itself remembers.
+		g.st.skipped++
+		g.bar.Add(r.o.size, 1, 0)
+		return nil
 	}
 	for _, e := range r.events {
 		if err := g.a.Add(e); err != nil {
@@ -524,7 +531,7 @@ func (g *ingester) file(ctx context.Context, o object) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := g.l.Ingested(obj); ok && !g.opt.force {
+	if _, ok := g.l.Ingested(obj); (ok && !g.opt.force) || g.seenInRun(obj) {
 		g.st.skipped++
 		g.bar.Add(o.size, 1, 0)
 		return nil
@@ -663,8 +670,22 @@ func (g *ingester) show(r *parse.Reject) {
 	g.shown++
 }
 
+// seenInRun reports whether an identical object was already taken in this run.
+func (g *ingester) seenInRun(o lake.Object) bool { return !g.opt.force && g.inRun[runKey(o)] }
+
+// runKey is an object's identity as the manifest sees it: content (size and hash) for files, key,
+// size and ETag for S3 objects.
+func runKey(o lake.Object) string {
+	key := fmt.Sprintf("%s\x00%d\x00%s", o.SHA256, o.Size, o.ETag)
+	if o.SHA256 == "" {
+		key = o.Key + "\x00" + key
+	}
+	return key
+}
+
 // ended counts an object read to its end: it becomes ingested with its batch.
 func (g *ingester) ended(ctx context.Context, obj lake.Object, ps parse.Stats) error {
+	g.inRun[runKey(obj)] = true
 	obj.Events, obj.Reject = ps.Events, ps.Rejected
 	g.a.EndObject(obj)
 	g.st.objects++
