@@ -449,11 +449,7 @@ func parseLine(line string, lay *layout) (*event.Event, error) {
 		e.Add("url.scheme", s)
 	}
 	if !isDash(path) {
-		e.Add("url.path", event.String(path))
-		seg := path[strings.LastIndexByte(path, '/')+1:]
-		if d := strings.LastIndexByte(seg, '.'); d >= 0 && d+1 < len(seg) {
-			e.Add("url.extension", event.String(seg[d+1:]))
-		}
+		text.AddPath(e, path)
 	}
 	addStr(e, "url.query", query)
 	if full := urlFull(proto, hostHeader, path, query); full != "" {

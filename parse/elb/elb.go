@@ -609,23 +609,7 @@ func setURL(e *event.Event, u string) {
 			e.Add("url.port", event.Int(int64(p)))
 		}
 	}
-	if i := strings.IndexByte(rest, '#'); i >= 0 {
-		addStr(e, "url.fragment", rest[i+1:])
-		rest = rest[:i]
-	}
-	if i := strings.IndexByte(rest, '?'); i >= 0 {
-		if rest[i+1:] != "" {
-			e.Add("url.query", event.String(rest[i+1:]))
-		}
-		rest = rest[:i]
-	}
-	if rest != "" {
-		e.Add("url.path", event.String(rest))
-		seg := rest[strings.LastIndexByte(rest, '/')+1:]
-		if d := strings.LastIndexByte(seg, '.'); d >= 0 && d+1 < len(seg) {
-			e.Add("url.extension", event.String(seg[d+1:]))
-		}
-	}
+	text.AddURLPath(e, rest)
 }
 
 func isScheme(s string) bool {

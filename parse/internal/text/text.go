@@ -2,7 +2,11 @@
 // share: reading numbers and TLS versions out of fields, and shortening a field for an error message.
 package text
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/ramen-siem/ramen/event"
+)
 
 // Blank reports whether a line holds only spaces, tabs or a carriage return.
 func Blank(b []byte) bool {
@@ -64,4 +68,33 @@ func TLSVersion(p string) (name, version string, ok bool) {
 		version = v[:1] + "." + v[1:]
 	}
 	return name, version, true
+}
+
+// AddURLPath sets url.fragment, url.query, url.path and url.extension from what follows the host in a
+// URL ("/a/b.php?x=1#top"). Empty parts are left out.
+func AddURLPath(e *event.Event, rest string) {
+	if i := strings.IndexByte(rest, '#'); i >= 0 {
+		if rest[i+1:] != "" && rest[i+1:] != "-" {
+			e.Add("url.fragment", event.String(rest[i+1:]))
+		}
+		rest = rest[:i]
+	}
+	if i := strings.IndexByte(rest, '?'); i >= 0 {
+		if rest[i+1:] != "" {
+			e.Add("url.query", event.String(rest[i+1:]))
+		}
+		rest = rest[:i]
+	}
+	if rest != "" {
+		AddPath(e, rest)
+	}
+}
+
+// AddPath sets url.path and, when its last segment has one, url.extension.
+func AddPath(e *event.Event, path string) {
+	e.Add("url.path", event.String(path))
+	seg := path[strings.LastIndexByte(path, '/')+1:]
+	if d := strings.LastIndexByte(seg, '.'); d >= 0 && d+1 < len(seg) {
+		e.Add("url.extension", event.String(seg[d+1:]))
+	}
 }

@@ -1,6 +1,10 @@
 package text
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/ramen-siem/ramen/event"
+)
 
 func TestNum(t *testing.T) {
 	for s, want := range map[string]int{"0": 0, "443": 443, "123456789012345678": 123456789012345678} {
@@ -35,5 +39,25 @@ func TestClipAndBlank(t *testing.T) {
 	}
 	if !Blank([]byte(" \t\r")) || Blank([]byte(" x")) {
 		t.Error("Blank")
+	}
+}
+
+func TestAddURLPath(t *testing.T) {
+	e := event.New("t", "", 4)
+	AddURLPath(e, "/shop/cart.php?item=1#top")
+	got := map[string]string{}
+	for _, f := range e.Fields {
+		got[f.Key] = f.Value.Str()
+	}
+	want := map[string]string{"url.path": "/shop/cart.php", "url.extension": "php", "url.query": "item=1", "url.fragment": "top"}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	e = event.New("t", "", 4)
+	AddURLPath(e, "/dir.d/?#-")
+	if len(e.Fields) != 1 || e.Fields[0].Key != "url.path" {
+		t.Errorf("empty parts must be left out: %+v", e.Fields)
 	}
 }
