@@ -25,7 +25,6 @@ import (
 	"math"
 	"net/netip"
 	"strings"
-	"time"
 
 	"github.com/valyala/fastjson"
 
@@ -170,11 +169,11 @@ func build(r *jsonrec.Rec, f *fastjson.Value) (*event.Event, string, error) {
 	if typ == "" {
 		return nil, "fields", errors.New("field type: missing (not a GuardDuty finding)")
 	}
-	updated, err := timeField(r, f, "updatedAt")
+	updated, err := r.Time(f, "updatedAt")
 	if err != nil {
 		return nil, "time", err
 	}
-	created, err := timeField(r, f, "createdAt")
+	created, err := r.Time(f, "createdAt")
 	if err != nil {
 		return nil, "time", err
 	}
@@ -296,10 +295,10 @@ func build(r *jsonrec.Rec, f *fastjson.Value) (*event.Event, string, error) {
 			e.Set("aws.guardduty.service.archived", event.Bool(false))
 		}
 	}
-	if t, err := timeField(r, svc, "eventFirstSeen"); err == nil && !t.IsZero() {
+	if t, err := r.Time(svc, "eventFirstSeen"); err == nil && !t.IsZero() {
 		e.Set("event.start", event.Time(t))
 	}
-	if t, err := timeField(r, svc, "eventLastSeen"); err == nil && !t.IsZero() {
+	if t, err := r.Time(svc, "eventLastSeen"); err == nil && !t.IsZero() {
 		e.Set("event.end", event.Time(t))
 	}
 	action(r, e, svc.Get("action"))
@@ -445,23 +444,6 @@ func severityLabel(s float64) string {
 		return "Medium"
 	}
 	return "Low"
-}
-
-// timeField parses an RFC 3339 time; absent is the zero time, not an error.
-func timeField(r *jsonrec.Rec, v *fastjson.Value, key string) (time.Time, error) {
-	x := v.Get(key)
-	if x == nil || x.Type() == fastjson.TypeNull {
-		return time.Time{}, nil
-	}
-	s := r.Text(x)
-	if s == "" {
-		return time.Time{}, fmt.Errorf("field %s: not a time: %s", key, x)
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("field %s: not an RFC 3339 time: %q", key, s)
-	}
-	return t.UTC(), nil
 }
 
 func dedup(l []string) []string {

@@ -219,11 +219,11 @@ func build(r *jsonrec.Rec, f *fastjson.Value, orig string) (*event.Event, string
 	if acct == "" && product == "" {
 		return nil, "fields", errors.New("fields AwsAccountId and ProductArn: missing (not an ASFF finding)")
 	}
-	updated, err := timeField(r, f, "UpdatedAt")
+	updated, err := r.Time(f, "UpdatedAt")
 	if err != nil {
 		return nil, "time", err
 	}
-	created, err := timeField(r, f, "CreatedAt")
+	created, err := r.Time(f, "CreatedAt")
 	if err != nil {
 		return nil, "time", err
 	}
@@ -241,10 +241,10 @@ func build(r *jsonrec.Rec, f *fastjson.Value, orig string) (*event.Event, string
 	if !created.IsZero() {
 		e.Set("event.created", event.Time(created))
 	}
-	if t, err := timeField(r, f, "FirstObservedAt"); err == nil && !t.IsZero() {
+	if t, err := r.Time(f, "FirstObservedAt"); err == nil && !t.IsZero() {
 		e.Set("event.start", event.Time(t))
 	}
-	if t, err := timeField(r, f, "LastObservedAt"); err == nil && !t.IsZero() {
+	if t, err := r.Time(f, "LastObservedAt"); err == nil && !t.IsZero() {
 		e.Set("event.end", event.Time(t))
 	}
 	e.Set("event.id", event.String(id))
@@ -461,21 +461,4 @@ func setJSON(e *event.Event, key string, v *fastjson.Value) {
 		}
 	}
 	e.Set(key, event.FromJSON(v))
-}
-
-// timeField parses an RFC 3339 time; absent is the zero time, not an error.
-func timeField(r *jsonrec.Rec, v *fastjson.Value, key string) (time.Time, error) {
-	x := v.Get(key)
-	if x == nil || x.Type() == fastjson.TypeNull {
-		return time.Time{}, nil
-	}
-	s := r.Text(x)
-	if s == "" {
-		return time.Time{}, fmt.Errorf("field %s: not a time: %s", key, x)
-	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("field %s: not an RFC 3339 time: %q", key, s)
-	}
-	return t.UTC(), nil
 }

@@ -3,6 +3,8 @@
 package jsonrec
 
 import (
+	"fmt"
+	"time"
 	"unsafe"
 
 	"github.com/valyala/fastjson"
@@ -75,3 +77,21 @@ func (r *Rec) Get(v *fastjson.Value, keys ...string) string {
 
 // Original returns the record last parsed.
 func (r *Rec) Original() string { return r.orig }
+
+// Time parses the RFC 3339 time at key under v, in UTC; an absent or null key is the zero time, not
+// an error.
+func (r *Rec) Time(v *fastjson.Value, key string) (time.Time, error) {
+	x := v.Get(key)
+	if x == nil || x.Type() == fastjson.TypeNull {
+		return time.Time{}, nil
+	}
+	s := r.Text(x)
+	if s == "" {
+		return time.Time{}, fmt.Errorf("field %s: not a time: %s", key, x)
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("field %s: not an RFC 3339 time: %q", key, s)
+	}
+	return t.UTC(), nil
+}
