@@ -24,7 +24,9 @@ type Object struct {
 	At     time.Time `json:"at"`               // when it was committed
 }
 
-func (o *Object) id() string {
+// Identity is what makes two objects the same for the manifest: key, size and ETag for S3 objects,
+// size and content hash for files (a copy of a file is the same object).
+func (o *Object) Identity() string {
 	if o.ETag != "" {
 		return fmt.Sprintf("%s\x00%d\x00e:%s", o.Key, o.Size, o.ETag)
 	}
@@ -57,7 +59,7 @@ func openManifest(path string) (*manifest, error) {
 		if err := json.Unmarshal(data[:i], &o); err != nil {
 			return nil, fmt.Errorf("%s: byte %d: corrupt manifest line: %w", path, good, err)
 		}
-		m.seen[o.id()] = o
+		m.seen[o.Identity()] = o
 		good += i + 1
 		data = data[i+1:]
 	}
@@ -82,7 +84,7 @@ func openManifest(path string) (*manifest, error) {
 func (m *manifest) has(o *Object) (Object, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	p, ok := m.seen[o.id()]
+	p, ok := m.seen[o.Identity()]
 	return p, ok
 }
 
@@ -109,7 +111,7 @@ func (m *manifest) append(objs []Object) error {
 		return err
 	}
 	for _, o := range objs {
-		m.seen[o.id()] = o
+		m.seen[o.Identity()] = o
 	}
 	return nil
 }

@@ -671,21 +671,11 @@ func (g *ingester) show(r *parse.Reject) {
 }
 
 // seenInRun reports whether an identical object was already taken in this run.
-func (g *ingester) seenInRun(o lake.Object) bool { return !g.opt.force && g.inRun[runKey(o)] }
-
-// runKey is an object's identity as the manifest sees it: content (size and hash) for files, key,
-// size and ETag for S3 objects.
-func runKey(o lake.Object) string {
-	key := fmt.Sprintf("%s\x00%d\x00%s", o.SHA256, o.Size, o.ETag)
-	if o.SHA256 == "" {
-		key = o.Key + "\x00" + key
-	}
-	return key
-}
+func (g *ingester) seenInRun(o lake.Object) bool { return !g.opt.force && g.inRun[o.Identity()] }
 
 // ended counts an object read to its end: it becomes ingested with its batch.
 func (g *ingester) ended(ctx context.Context, obj lake.Object, ps parse.Stats) error {
-	g.inRun[runKey(obj)] = true
+	g.inRun[obj.Identity()] = true
 	obj.Events, obj.Reject = ps.Events, ps.Rejected
 	g.a.EndObject(obj)
 	g.st.objects++
