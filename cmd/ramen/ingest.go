@@ -507,17 +507,9 @@ func (g *ingester) take(ctx context.Context, r parsed) error {
 	}
 	ps := r.ps
 	if r.perr != nil {
-		if err := ctx.Err(); err != nil {
+		if err := g.objectFailed(ctx, r.o.name, r.perr, &ps); err != nil {
 			return err
 		}
-		if err := g.rejectObject(r.o.name, r.perr); err != nil {
-			return err
-		}
-		ps.Rejected++
-		if ps.Reasons == nil {
-			ps.Reasons = map[string]int{}
-		}
-		ps.Reasons["object"]++
 	}
 	return g.ended(ctx, r.obj, ps)
 }
@@ -633,19 +625,28 @@ func (g *ingester) parse(ctx context.Context, name string, r io.Reader) (parse.S
 		return ps, fmt.Errorf("writing to the lake: %w", addErr)
 	}
 	if perr != nil {
-		if err := ctx.Err(); err != nil {
+		if err := g.objectFailed(ctx, name, perr, &ps); err != nil {
 			return ps, err
 		}
-		if err := g.rejectObject(name, perr); err != nil {
-			return ps, err
-		}
-		ps.Rejected++
-		if ps.Reasons == nil {
-			ps.Reasons = map[string]int{}
-		}
-		ps.Reasons["object"]++
 	}
 	return ps, nil
+}
+
+// objectFailed records that an object could not be read to its end: a dead letter, counted as a
+// rejected record of reason "object" in its stats. A cancelled run is not a failed object.
+func (g *ingester) objectFailed(ctx context.Context, name string, perr error, ps *parse.Stats) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := g.rejectObject(name, perr); err != nil {
+		return err
+	}
+	ps.Rejected++
+	if ps.Reasons == nil {
+		ps.Reasons = map[string]int{}
+	}
+	ps.Reasons["object"]++
+	return nil
 }
 
 // rejectObject keeps a whole object's failure as a dead letter with reason "object".
