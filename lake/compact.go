@@ -91,8 +91,7 @@ func hook(step string) error {
 // merged, say) is left as it was and reported in Failed; the others go on. The Appender of the same
 // Lake must not commit while Compact runs: the lake's lock keeps other processes out, not other
 // goroutines.
-func (l *Lake) Compact(ctx context.Context, opt CompactOptions) (CompactStats, error) {
-	var st CompactStats
+func (l *Lake) Compact(ctx context.Context, opt CompactOptions) (st CompactStats, err error) {
 	if l.readOnly {
 		return st, errors.New("lake opened read-only: compaction needs the writer lock")
 	}
@@ -104,6 +103,25 @@ func (l *Lake) Compact(ctx context.Context, opt CompactOptions) (CompactStats, e
 	}
 	if err := l.finishCompactions(); err != nil {
 		return st, err
+	}
+	if l.remote != nil {
+		// A lake on S3 is compacted in its cache: what is pending is published first, then every
+		// file of the types compacted is pulled, and the result is published at the end.
+		if _, err := l.Publish(ctx); err != nil {
+			return st, err
+		}
+		po := PullOptions{}
+		if opt.Type != "" {
+			po.Types = []string{opt.Type}
+		}
+		if _, err := l.Pull(ctx, po); err != nil {
+			return st, err
+		}
+		defer func() {
+			if _, perr := l.Publish(ctx); perr != nil && err == nil {
+				err = perr
+			}
+		}()
 	}
 	parts, err := l.partitions(opt.Type)
 	if err != nil {
@@ -228,6 +246,9 @@ func (l *Lake) compactPartition(ctx context.Context, p partition, inputs []partF
 		return res, err
 	}
 	j := compactJournal{ID: id, Partition: p.Rel, Work: filepath.Join("_staging", id), Output: res.File, Replaced: names, Rows: res.RowsOut}
+	if err := l.recordCompaction(j); err != nil { // a lake on S3 publishes it (remote.go)
+		return res, err
+	}
 	jpath := l.journalPath(id)
 	if err := writeFileAtomic(jpath, j); err != nil {
 		return res, err

@@ -42,6 +42,7 @@ type Lake struct {
 	man      *manifest
 	lock     *os.File
 	readOnly bool
+	remote   *remote // nil for a local lake
 	// Warnings says what Open found and worked around (a batch that could not be recovered).
 	Warnings []string
 }
@@ -56,6 +57,13 @@ type Options struct {
 	// MemoryLimit bounds DuckDB's memory, e.g. "2GB" (empty: DuckDB's default, 80% of RAM); beyond it
 	// queries spill to a temporary directory under the lake.
 	MemoryLimit string
+	// Remote makes this a lake on S3 (or another Store): root is then its cache, a working copy
+	// that Open brings up to date with the store's manifest and whose pending batches Open publishes
+	// (see remote.go). Commit makes a batch durable in the cache; Publish makes it durable in the
+	// store, and only then are its objects acknowledged for the lake.
+	Remote Store
+	// Context bounds the network work Open does for a Remote lake (nil: none).
+	Context context.Context
 }
 
 // ErrLocked is returned when another process is writing to the lake.
@@ -83,8 +91,18 @@ func Open(root string, opt Options) (*Lake, error) {
 			return nil, fmt.Errorf("%s: %w", abs, ErrLocked)
 		}
 		l.lock = lk
+	} else if opt.Remote != nil {
+		if err := os.MkdirAll(abs, 0o755); err != nil {
+			return nil, err
+		}
 	} else if _, err := os.Stat(abs); err != nil {
 		return nil, fmt.Errorf("no lake at %s: %w", abs, err)
+	}
+	if opt.Remote != nil {
+		if l.remote, err = openRemote(abs, opt.Remote); err != nil {
+			l.Close()
+			return nil, err
+		}
 	}
 	connector, err := duckdb.NewConnector("", nil)
 	if err != nil {
@@ -122,6 +140,22 @@ func Open(root string, opt Options) (*Lake, error) {
 		if err := l.recover(context.Background()); err != nil {
 			l.Close()
 			return nil, fmt.Errorf("recovering unfinished batches: %w", err)
+		}
+		if l.remote != nil {
+			ctx := opt.Context
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			// What the store has first (a fresh cache must not ingest again what is published there),
+			// then what the cache committed and the store lacks (a crash before a publication ended).
+			if err := l.loadManifest(ctx); err != nil {
+				l.Close()
+				return nil, fmt.Errorf("reading the manifest of %s: %w", l.remote.store, err)
+			}
+			if _, err := l.Publish(ctx); err != nil {
+				l.Close()
+				return nil, fmt.Errorf("publishing what an earlier run committed in the cache %s: %w", abs, err)
+			}
 		}
 	}
 	return l, nil

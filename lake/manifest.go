@@ -123,3 +123,14 @@ func (m *manifest) len() int {
 }
 
 func (m *manifest) close() error { return m.f.Close() }
+
+// all returns every object of the manifest, in no order.
+func (m *manifest) all() []Object {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]Object, 0, len(m.seen))
+	for _, o := range m.seen {
+		out = append(out, o)
+	}
+	return out
+}

@@ -129,8 +129,7 @@ type PruneStats struct {
 // Each day directory is first renamed out of the layout (readers stop seeing it at once and never
 // see half a day), then deleted. Objects stay in the manifest: a pruned object is not ingested
 // again by accident.
-func (l *Lake) Prune(ctx context.Context, opt PruneOptions) (PruneStats, error) {
-	var st PruneStats
+func (l *Lake) Prune(ctx context.Context, opt PruneOptions) (st PruneStats, err error) {
 	if l.readOnly && !opt.DryRun {
 		return st, errors.New("lake opened read-only: pruning needs the writer lock")
 	}
@@ -143,7 +142,19 @@ func (l *Lake) Prune(ctx context.Context, opt PruneOptions) (PruneStats, error) 
 			return st, fmt.Errorf("retention of %s is negative (%s)", t, d)
 		}
 	}
-	parts, err := l.partitions("")
+	var parts []partition
+	if l.remote != nil {
+		// A lake on S3: the store says which days there are (the cache may hold only some), once
+		// what the cache has pending is published.
+		if !opt.DryRun {
+			if _, err := l.Publish(ctx); err != nil {
+				return st, err
+			}
+		}
+		parts, err = l.remotePartitions(ctx)
+	} else {
+		parts, err = l.partitions("")
+	}
 	if err != nil {
 		return st, err
 	}
@@ -182,7 +193,7 @@ func (l *Lake) Prune(ctx context.Context, opt PruneOptions) (PruneStats, error) 
 			}
 			// The rename is the deletion as far as readers are concerned; _staging is emptied at
 			// the next Open should the RemoveAll below be cut short.
-			if err := os.Rename(filepath.Join(l.root, k), filepath.Join(trash, k)); err != nil {
+			if err := os.Rename(filepath.Join(l.root, k), filepath.Join(trash, k)); err != nil && !(l.remote != nil && os.IsNotExist(err)) {
 				return st, err
 			}
 			if err := syncDir(filepath.Join(l.root, "type="+pp.Type)); err != nil {
@@ -198,6 +209,9 @@ func (l *Lake) Prune(ctx context.Context, opt PruneOptions) (PruneStats, error) 
 	}
 	if !opt.DryRun {
 		os.RemoveAll(trash)
+		if err := l.prunedRemote(ctx, st.Partitions); err != nil {
+			return st, err
+		}
 		// A type with no day left disappears, so that it no longer has a view.
 		for _, pp := range st.Partitions {
 			os.Remove(filepath.Join(l.root, "type="+pp.Type)) // fails, as it should, unless empty

@@ -149,7 +149,7 @@ var (
 
 // Error is a failed operation on a location or an object.
 type Error struct {
-	Op   string // "list", "get" or "read"
+	Op   string // "list", "get", "read", "put" or "delete"
 	Name string // s3://bucket/prefix or s3://bucket/key
 	Err  error
 }
@@ -328,8 +328,13 @@ func explain(err error, op string) error {
 		return fmt.Errorf("the store refused the credentials%s: check AWS_PROFILE / AWS_ACCESS_KEY_ID and the secret key", tail)
 	case code == "AccessDenied" || code == "AllAccessDisabled" || status == http.StatusForbidden:
 		need := "s3:GetObject on the object (and kms:Decrypt if it is encrypted with a KMS key)"
-		if op == "list" {
+		switch op {
+		case "list":
 			need = "s3:ListBucket on the bucket"
+		case "put":
+			need = "s3:PutObject on the key (and kms:GenerateDataKey if the bucket encrypts with a KMS key)"
+		case "delete":
+			need = "s3:DeleteObject on the key"
 		}
 		return fmt.Errorf("%w%s: the credentials in use lack %s", ErrAccessDenied, tail, need)
 	case code == "PreconditionFailed" || status == http.StatusPreconditionFailed:
@@ -341,4 +346,38 @@ func explain(err error, op string) error {
 		return fmt.Errorf("the bucket is in another region: give --region with the bucket's region%s", tail)
 	}
 	return errors.New("the store answered" + tail)
+}
+
+// Put uploads body (size bytes, read from its start) as the object bucket/key and returns its ETag.
+// A PUT is atomic: readers see the old object or the whole new one, never part of it. The error is
+// an *Error with Op "put" naming s3://bucket/key.
+func (c *Client) Put(ctx context.Context, bucket, key string, body io.ReadSeeker, size int64) (string, error) {
+	name := "s3://" + bucket + "/" + key
+	if _, err := body.Seek(0, io.SeekStart); err != nil {
+		return "", &Error{Op: "put", Name: name, Err: err}
+	}
+	out, err := c.api.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Body: body, ContentLength: aws.Int64(size)})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		return "", &Error{Op: "put", Name: name, Err: explain(err, "put")}
+	}
+	return strings.Trim(aws.ToString(out.ETag), `"`), nil
+}
+
+// Delete removes the object bucket/key; an object already gone is not an error (S3 says the same).
+func (c *Client) Delete(ctx context.Context, bucket, key string) error {
+	_, err := c.api.DeleteObject(ctx, &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		err = explain(err, "delete")
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return &Error{Op: "delete", Name: "s3://" + bucket + "/" + key, Err: err}
+	}
+	return nil
 }

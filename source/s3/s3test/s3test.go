@@ -180,6 +180,9 @@ type Proxy struct {
 	afterList func()
 	gets      map[string]int // GETs of objects, by key
 	lists     int
+	denyPut   func(key string) bool
+	onPut     func(key string)
+	puts      []string
 }
 
 // Proxy starts a fault-injecting proxy in front of s; it is stopped when the test ends.
@@ -219,11 +222,23 @@ func (s *Server) Proxy(t testing.TB) *Proxy {
 			p.lists++
 		}
 		denied := isGet && p.deny[key]
+		var onPut func(string)
+		if k, isPut := putKey(r); isPut {
+			key, onPut = k, p.onPut
+			p.puts = append(p.puts, k)
+			denied = p.denyPut != nil && p.denyPut(k)
+		}
 		p.mu.Unlock()
+		if onPut != nil {
+			onPut(key)
+		}
 		if denied {
 			w.Header().Set("Content-Type", "application/xml")
 			w.Header().Set("X-Amz-Request-Id", "RAMENTEST403")
 			w.WriteHeader(http.StatusForbidden)
+			if r.Method == http.MethodPut {
+				io.Copy(io.Discard, r.Body)
+			}
 			fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AccessDenied</Code><Message>Access Denied.</Message><Key>%s</Key><RequestId>RAMENTEST403</RequestId></Error>`, key)
 			return
 		}
@@ -233,6 +248,15 @@ func (s *Server) Proxy(t testing.TB) *Proxy {
 	t.Cleanup(func() { srv.Close() })
 	p.URL = "http://" + ln.Addr().String()
 	return p
+}
+
+// putKey returns the key of a path-style PutObject request.
+func putKey(r *http.Request) (string, bool) {
+	if r.Method != http.MethodPut {
+		return "", false
+	}
+	_, key, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	return key, ok && key != ""
 }
 
 // objectKey returns the key of a path-style GetObject request.
@@ -269,10 +293,35 @@ func (p *Proxy) AfterList(f func()) {
 	p.mu.Unlock()
 }
 
+// DenyPut answers the PUTs of the keys for which match is true with 403 AccessDenied, as S3 does
+// without s3:PutObject.
+func (p *Proxy) DenyPut(match func(key string) bool) {
+	p.mu.Lock()
+	p.denyPut = match
+	p.mu.Unlock()
+}
+
+// OnPut calls f with the key of every PUT, before it is passed on (or denied): a test can stop a
+// writer at a chosen upload, as a crash would.
+func (p *Proxy) OnPut(f func(key string)) {
+	p.mu.Lock()
+	p.onPut = f
+	p.mu.Unlock()
+}
+
+// Puts returns the keys PUT so far, in order, and resets the list.
+func (p *Proxy) Puts() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := p.puts
+	p.puts = nil
+	return out
+}
+
 // Clear removes every fault.
 func (p *Proxy) Clear() {
 	p.mu.Lock()
-	p.cut, p.deny, p.afterList = map[string]*cutRule{}, map[string]bool{}, nil
+	p.cut, p.deny, p.afterList, p.denyPut, p.onPut = map[string]*cutRule{}, map[string]bool{}, nil, nil, nil
 	p.mu.Unlock()
 }
 

@@ -1,0 +1,847 @@
+package lake
+
+// A lake on S3 (or any Store) keeps its local directory as a working copy, a cache, and mirrors it
+// in the store under the same relative keys:
+//
+//	type=<log type>/date=YYYY-MM-DD/hour=HH/<id>_N.parquet   events, as in a local lake
+//	_rejected/<batch>.ndjson                                dead letters
+//	_manifest/<id>.ndjson                                   one part per published batch or compaction
+//
+// The store's manifest is the authority. A batch is published by uploading its files first (a PUT is
+// atomic: nobody sees part of a file), then its manifest part: the batch's lines of the manifest, one
+// Object per line. Until the part is there, the batch does not exist for ramen's readers, which take a
+// data file or dead-letter file only when the part of its id (the file name up to its last "_" or
+// ".") is listed; an object is acknowledged for an S3 lake only once its part is uploaded. A
+// compaction is published the same way, its part naming the files it replaces ({"replaces": key}
+// lines): readers skip those from the moment the part is there, and the replaced keys are deleted
+// after it.
+//
+// The cache remembers which keys it knows to be published (_remote/known.ndjson, append-only, a torn
+// last line ignored): a local file not in it is a local commit not yet published. Publish uploads
+// those, so a crash between a local commit and its upload is finished by the next Open, which
+// publishes whatever is pending; re-uploading a file a crash left without its part rewrites the same
+// key with the same bytes. Open also reads the parts it does not have yet into the local manifest, so
+// a fresh cache does not ingest again what another machine (or an earlier cache) published.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Store is where the files of a lake on S3 live, addressed by keys relative to the lake's root
+// ("type=cloudtrail/date=2026-03-01/hour=09/x_0.parquet"). lake/s3store implements it for S3 and
+// S3-compatible stores.
+type Store interface {
+	// List calls fn with the objects whose keys start with prefix, in key order, a page at a time.
+	List(ctx context.Context, prefix string, fn func(page []StoreObject) error) error
+	// Put uploads the local file at path as key, atomically, and returns the object's ETag.
+	Put(ctx context.Context, key, path string) (etag string, err error)
+	// Get writes the content of o to w; it fails if the object is no longer the one listed.
+	Get(ctx context.Context, o StoreObject, w io.Writer) error
+	// Delete removes key; a key already gone is not an error.
+	Delete(ctx context.Context, key string) error
+	// String names the store's root for messages (s3://bucket/prefix/).
+	String() string
+}
+
+// StoreObject is one listed object of a Store.
+type StoreObject struct {
+	Key  string // relative to the lake's root
+	Size int64
+	ETag string
+}
+
+// remote is the store of a lake on S3 and the cache's record of what it holds.
+type remote struct {
+	store Store
+	dir   string // <root>/_remote
+	lock  *os.File
+	known map[string]StoreObject // keys published, as far as this cache knows
+	log   *os.File               // known.ndjson, open for appending while locked
+}
+
+// knownLine is one line of _remote/known.ndjson.
+type knownLine struct {
+	Key  string `json:"key"`
+	Size int64  `json:"size,omitempty"`
+	ETag string `json:"etag,omitempty"`
+	Gone bool   `json:"gone,omitempty"`
+}
+
+// partLine is a line of a manifest part: an ingested object, or a file a compaction replaced.
+type partLine struct {
+	Object
+	Replaces string `json:"replaces,omitempty"`
+}
+
+// compactionRecord is what a compaction of a lake on S3 has to publish: written before the
+// compaction's journal, removed once the compaction's part is uploaded and its replaced keys deleted.
+type compactionRecord struct {
+	ID       string   `json:"id"`
+	Output   string   `json:"output"`   // relative to the root
+	Replaced []string `json:"replaced"` // relative to the root
+}
+
+// publishHook lets tests stop a publication before the upload of a key, as a crash would.
+var publishHook func(key string) error
+
+func openRemote(root string, s Store) (*remote, error) {
+	r := &remote{store: s, dir: filepath.Join(root, "_remote")}
+	for _, d := range []string{r.dir, filepath.Join(r.dir, "parts"), filepath.Join(r.dir, "tmp"), filepath.Join(r.dir, "compactions")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+// begin takes the cache's remote lock (readers pulling and the writer publishing take turns) and
+// loads what the cache knows; end releases it.
+func (r *remote) begin() error {
+	lk, err := os.OpenFile(filepath.Join(r.dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return err
+	}
+	if err := syscall.Flock(int(lk.Fd()), syscall.LOCK_EX); err != nil {
+		lk.Close()
+		return err
+	}
+	r.lock = lk
+	path := filepath.Join(r.dir, "known.ndjson")
+	data, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		r.end()
+		return err
+	}
+	r.known = map[string]StoreObject{}
+	good := 0
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			break // torn last line: that key is simply not known
+		}
+		var k knownLine
+		if err := json.Unmarshal(data[:i], &k); err != nil {
+			r.end()
+			return fmt.Errorf("%s: byte %d: corrupt line: %w", path, good, err)
+		}
+		if k.Gone {
+			delete(r.known, k.Key)
+		} else {
+			r.known[k.Key] = StoreObject{Key: k.Key, Size: k.Size, ETag: k.ETag}
+		}
+		good += i + 1
+		data = data[i+1:]
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
+	if err == nil {
+		err = f.Truncate(int64(good))
+	}
+	if err == nil {
+		_, err = f.Seek(int64(good), 0)
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
+		r.end()
+		return err
+	}
+	r.log = f
+	return nil
+}
+
+func (r *remote) end() {
+	if r.log != nil {
+		r.log.Close()
+		r.log = nil
+	}
+	if r.lock != nil {
+		r.lock.Close()
+		r.lock = nil
+	}
+}
+
+// record appends to the cache's record of published keys, durably.
+func (r *remote) record(lines ...knownLine) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	var b bytes.Buffer
+	for _, k := range lines {
+		j, err := json.Marshal(k)
+		if err != nil {
+			return err
+		}
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	if _, err := r.log.Write(b.Bytes()); err != nil {
+		return err
+	}
+	if err := r.log.Sync(); err != nil {
+		return err
+	}
+	for _, k := range lines {
+		if k.Gone {
+			delete(r.known, k.Key)
+		} else {
+			r.known[k.Key] = StoreObject{Key: k.Key, Size: k.Size, ETag: k.ETag}
+		}
+	}
+	return nil
+}
+
+// fileID is the batch or compaction a file belongs to: its name up to the last "_" (Parquet files,
+// <id>_N.parquet) or to ".ndjson" (dead letters and parts, <id>.ndjson).
+func fileID(key string) string {
+	name := key[strings.LastIndexByte(key, '/')+1:]
+	if id, ok := strings.CutSuffix(name, ".ndjson"); ok {
+		return id
+	}
+	if i := strings.LastIndexByte(name, '_'); i > 0 {
+		return name[:i]
+	}
+	return name
+}
+
+func partKey(id string) string { return "_manifest/" + id + ".ndjson" }
+
+// PublishStats describe what Publish uploaded.
+type PublishStats struct {
+	Batches, Files int
+	Bytes          int64
+	Deleted        int // keys replaced by compactions and deleted from the store
+}
+
+// Publish uploads to the store what the cache has committed and the store lacks, batch by batch in
+// the order they were made: each batch's files, then its manifest part (only then are its objects
+// acknowledged), then, for a compaction, the deletion of the files it replaced. It does nothing for
+// a local lake. The error names the key that could not be uploaded; what is not published stays
+// pending in the cache, and the next Publish (or Open) takes it up again.
+func (l *Lake) Publish(ctx context.Context) (PublishStats, error) {
+	var st PublishStats
+	if l.remote == nil {
+		return st, nil
+	}
+	if l.readOnly {
+		return st, errors.New("lake opened read-only: publishing needs the writer lock")
+	}
+	r := l.remote
+	if err := r.begin(); err != nil {
+		return st, err
+	}
+	defer r.end()
+	type pending struct {
+		files   []string // relative to the root, with "/" separators
+		objects []Object
+		comp    *compactionRecord
+	}
+	byID := map[string]*pending{}
+	get := func(id string) *pending {
+		p := byID[id]
+		if p == nil {
+			p = &pending{}
+			byID[id] = p
+		}
+		return p
+	}
+	parts, err := l.partitions("")
+	if err != nil {
+		return st, err
+	}
+	for _, p := range parts {
+		for _, f := range p.Files {
+			key := filepath.ToSlash(filepath.Join(p.Rel, f.Name))
+			if k, ok := r.known[key]; !ok || k.Size != f.Size {
+				get(fileID(key)).files = append(get(fileID(key)).files, key)
+			}
+		}
+	}
+	rej, _ := os.ReadDir(filepath.Join(l.root, "_rejected"))
+	for _, e := range rej {
+		if !strings.HasSuffix(e.Name(), ".ndjson") {
+			continue
+		}
+		key := "_rejected/" + e.Name()
+		if _, ok := r.known[key]; !ok {
+			get(fileID(key)).files = append(get(fileID(key)).files, key)
+		}
+	}
+	for _, o := range l.man.all() {
+		if _, ok := r.known[partKey(o.Batch)]; !ok && o.Batch != "" {
+			get(o.Batch).objects = append(get(o.Batch).objects, o)
+		}
+	}
+	comps, _ := os.ReadDir(filepath.Join(r.dir, "compactions"))
+	for _, e := range comps {
+		var c compactionRecord
+		path := filepath.Join(r.dir, "compactions", e.Name())
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return st, err
+		}
+		if err := json.Unmarshal(b, &c); err != nil || c.ID == "" {
+			return st, fmt.Errorf("%s: not a compaction record (%v): move it away to publish", path, err)
+		}
+		if !exists(filepath.Join(l.root, filepath.FromSlash(c.Output))) {
+			// The compaction never took place in the cache (dropped after a crash): nothing to publish.
+			os.Remove(path)
+			continue
+		}
+		get(c.ID).comp = &c
+	}
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids) // ids start with the time they were made: batches before the compactions of their files
+	for _, id := range ids {
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		p := byID[id]
+		_, published := r.known[partKey(id)]
+		published = published && p.comp == nil
+		slices.Sort(p.files)
+		var recs []knownLine
+		for _, key := range p.files {
+			o, err := r.put(ctx, key, filepath.Join(l.root, filepath.FromSlash(key)))
+			if err != nil {
+				return st, fmt.Errorf("publishing batch %s: %w", id, err)
+			}
+			recs = append(recs, knownLine{Key: o.Key, Size: o.Size, ETag: o.ETag})
+			st.Files++
+			st.Bytes += o.Size
+		}
+		if published {
+			// A file of a batch published before (a dead-letter file the cache had not recorded):
+			// uploaded again, and the part is left as it is.
+			if err := r.record(recs...); err != nil {
+				return st, err
+			}
+			continue
+		}
+		// The part: the batch's lines of the manifest, or the files a compaction replaces.
+		var b bytes.Buffer
+		for _, o := range p.objects {
+			j, err := json.Marshal(&o)
+			if err != nil {
+				return st, err
+			}
+			b.Write(j)
+			b.WriteByte('\n')
+		}
+		if p.comp != nil {
+			for _, k := range p.comp.Replaced {
+				j, _ := json.Marshal(partLine{Replaces: k})
+				b.Write(j)
+				b.WriteByte('\n')
+			}
+		}
+		path := filepath.Join(r.dir, "parts", id+".ndjson")
+		if err := writeSynced(path, b.Bytes()); err != nil {
+			return st, err
+		}
+		o, err := r.put(ctx, partKey(id), path)
+		if err != nil {
+			return st, fmt.Errorf("publishing batch %s: %w", id, err)
+		}
+		recs = append(recs, knownLine{Key: o.Key, Size: o.Size, ETag: o.ETag})
+		if err := r.record(recs...); err != nil {
+			return st, err
+		}
+		st.Batches++
+		if p.comp != nil {
+			// Readers skip the replaced files from now on; delete them.
+			for _, k := range p.comp.Replaced {
+				if err := r.store.Delete(ctx, k); err != nil {
+					return st, fmt.Errorf("deleting %s, replaced by compaction %s: %w", k, id, err)
+				}
+				if err := r.record(knownLine{Key: k, Gone: true}); err != nil {
+					return st, err
+				}
+				st.Deleted++
+			}
+			if err := os.Remove(filepath.Join(r.dir, "compactions", id+".json")); err != nil && !os.IsNotExist(err) {
+				return st, err
+			}
+		}
+	}
+	return st, nil
+}
+
+// put uploads one file.
+func (r *remote) put(ctx context.Context, key, path string) (StoreObject, error) {
+	if publishHook != nil {
+		if err := publishHook(key); err != nil {
+			return StoreObject{}, err
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return StoreObject{}, err
+	}
+	etag, err := r.store.Put(ctx, key, path)
+	if err != nil {
+		return StoreObject{}, fmt.Errorf("uploading %s%s: %w", r.store, key, err)
+	}
+	return StoreObject{Key: key, Size: fi.Size(), ETag: etag}, nil
+}
+
+// writeSynced writes a file and fsyncs it.
+func writeSynced(path string, data []byte) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// listing is what the store holds that readers may see.
+type listing struct {
+	parts    map[string]StoreObject // by id
+	data     []StoreObject          // visible event files
+	rejected []StoreObject          // visible dead-letter files
+	replaced []string               // keys of replaced files still in the store
+	types    []string
+}
+
+// list (with the remote lock held) reads the store's manifest parts (downloading those the cache lacks) and lists its files,
+// keeping those readers may see: files of published ids that no compaction replaced.
+func (l *Lake) list(ctx context.Context) (*listing, error) {
+	r := l.remote
+	ls := &listing{parts: map[string]StoreObject{}}
+	err := r.store.List(ctx, "_manifest/", func(page []StoreObject) error {
+		for _, o := range page {
+			if strings.HasSuffix(o.Key, ".ndjson") {
+				ls.parts[fileID(o.Key)] = o
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	replaced := map[string]bool{}
+	ids := make([]string, 0, len(ls.parts))
+	for id := range ls.parts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		lines, err := l.part(ctx, ls.parts[id])
+		if err != nil {
+			return nil, err
+		}
+		for _, pl := range lines {
+			if pl.Replaces != "" {
+				replaced[pl.Replaces] = true
+			}
+		}
+	}
+	types := map[string]bool{}
+	err = r.store.List(ctx, "type=", func(page []StoreObject) error {
+		for _, o := range page {
+			if !strings.HasSuffix(o.Key, ".parquet") {
+				continue
+			}
+			if replaced[o.Key] {
+				ls.replaced = append(ls.replaced, o.Key)
+				continue
+			}
+			if _, ok := ls.parts[fileID(o.Key)]; !ok {
+				continue // a batch whose part is not uploaded (yet, or ever: a crash)
+			}
+			ls.data = append(ls.data, o)
+			t, _, _ := strings.Cut(strings.TrimPrefix(o.Key, "type="), "/")
+			types[t] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = r.store.List(ctx, "_rejected/", func(page []StoreObject) error {
+		for _, o := range page {
+			if _, ok := ls.parts[fileID(o.Key)]; ok && strings.HasSuffix(o.Key, ".ndjson") {
+				ls.rejected = append(ls.rejected, o)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	for t := range types {
+		ls.types = append(ls.types, t)
+	}
+	slices.Sort(ls.types)
+	return ls, nil
+}
+
+// part returns the lines of a manifest part, from the cache or else downloaded into it.
+func (l *Lake) part(ctx context.Context, o StoreObject) ([]partLine, error) {
+	path := filepath.Join(l.remote.dir, "parts", fileID(o.Key)+".ndjson")
+	data, err := os.ReadFile(path)
+	if err != nil || int64(len(data)) != o.Size {
+		var b bytes.Buffer
+		if err := l.remote.store.Get(ctx, o, &b); err != nil {
+			return nil, fmt.Errorf("reading the manifest part %s: %w", o.Key, err)
+		}
+		data = b.Bytes()
+		if err := writeSynced(path+".tmp", data); err != nil {
+			return nil, err
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			return nil, err
+		}
+	}
+	var out []partLine
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, 64<<20)
+	for n := 1; sc.Scan(); n++ {
+		if len(bytes.TrimSpace(sc.Bytes())) == 0 {
+			continue
+		}
+		var pl partLine
+		if err := json.Unmarshal(sc.Bytes(), &pl); err != nil {
+			return nil, fmt.Errorf("manifest part %s%s: line %d: %w", l.remote.store, o.Key, n, err)
+		}
+		out = append(out, pl)
+	}
+	return out, sc.Err()
+}
+
+// loadManifest adds the objects of the store's manifest parts to the cache's manifest, so that what
+// is published is not ingested again, whichever machine published it; and deletes the files that
+// compactions replaced and a crash left in the store.
+func (l *Lake) loadManifest(ctx context.Context) error {
+	r := l.remote
+	if err := r.begin(); err != nil {
+		return err
+	}
+	defer r.end()
+	ls, err := l.list(ctx)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, 0, len(ls.parts))
+	for id := range ls.parts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		o := ls.parts[id]
+		if k, ok := r.known[o.Key]; ok && k.ETag == o.ETag {
+			continue // loaded before
+		}
+		lines, err := l.part(ctx, o)
+		if err != nil {
+			return err
+		}
+		var fresh []Object
+		for _, pl := range lines {
+			if pl.Key == "" {
+				continue
+			}
+			if _, ok := l.man.has(&pl.Object); !ok {
+				fresh = append(fresh, pl.Object)
+			}
+		}
+		// The objects first, then the record that the part is loaded: a crash between loads it again,
+		// and the manifest ignores what it has.
+		if err := l.man.append(fresh); err != nil {
+			return err
+		}
+		if err := r.record(knownLine{Key: o.Key, Size: o.Size, ETag: o.ETag}); err != nil {
+			return err
+		}
+	}
+	for _, k := range ls.replaced {
+		if err := r.store.Delete(ctx, k); err != nil {
+			return fmt.Errorf("deleting %s, replaced by a compaction: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// PullOptions choose what Pull brings into the cache.
+type PullOptions struct {
+	// Types are the log types to pull (nil: every type).
+	Types []string
+	// Since and Until limit the pull to the days of that range, as QueryOptions do for queries.
+	Since, Until time.Time
+	// Rejected pulls the dead letters too.
+	Rejected bool
+}
+
+// PullStats describe what Pull did.
+type PullStats struct {
+	Files, Removed int
+	Bytes          int64
+	Types          []string // the types the store has
+}
+
+// Pull brings the cache of a lake on S3 up to date for a query: it downloads the published files of
+// the chosen types and days that the cache lacks or has in another version (by size and ETag), and
+// removes the cached files of those types and days that the store no longer has (a compaction or a
+// prune replaced them). Files committed in the cache and not yet published are kept. It does nothing
+// for a local lake.
+func (l *Lake) Pull(ctx context.Context, opt PullOptions) (PullStats, error) {
+	if l.remote == nil {
+		return PullStats{}, nil
+	}
+	if err := l.remote.begin(); err != nil {
+		return PullStats{}, err
+	}
+	defer l.remote.end()
+	ls, err := l.list(ctx)
+	if err != nil {
+		return PullStats{}, err
+	}
+	return l.pull(ctx, ls, opt)
+}
+
+// pull is Pull with the remote lock held and the store listed.
+func (l *Lake) pull(ctx context.Context, ls *listing, opt PullOptions) (PullStats, error) {
+	st := PullStats{Types: ls.types}
+	r := l.remote
+	first, last := "", "9999-12-31"
+	if !opt.Since.IsZero() {
+		first = opt.Since.UTC().Format("2006-01-02")
+	}
+	if !opt.Until.IsZero() {
+		last = opt.Until.UTC().Add(-time.Nanosecond).Format("2006-01-02")
+	}
+	inScope := func(key string) bool {
+		if strings.HasPrefix(key, "_rejected/") {
+			return opt.Rejected
+		}
+		rest, ok := strings.CutPrefix(key, "type=")
+		if !ok {
+			return false
+		}
+		t, rest, _ := strings.Cut(rest, "/")
+		if opt.Types != nil && !slices.Contains(opt.Types, t) {
+			return false
+		}
+		day, _, _ := strings.Cut(strings.TrimPrefix(rest, "date="), "/")
+		return day >= first && day <= last
+	}
+	want := map[string]StoreObject{}
+	for _, o := range append(ls.data, ls.rejected...) {
+		if inScope(o.Key) {
+			want[o.Key] = o
+		}
+	}
+	// Cached files the store no longer has.
+	var gone []knownLine
+	for key := range r.known {
+		if strings.HasPrefix(key, "_manifest/") || !inScope(key) {
+			continue
+		}
+		if _, ok := want[key]; ok {
+			continue
+		}
+		if err := os.Remove(filepath.Join(l.root, filepath.FromSlash(key))); err != nil && !os.IsNotExist(err) {
+			return st, err
+		}
+		gone = append(gone, knownLine{Key: key, Gone: true})
+		st.Removed++
+	}
+	if err := r.record(gone...); err != nil {
+		return st, err
+	}
+	keys := make([]string, 0, len(want))
+	for k := range want {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
+		o := want[key]
+		path := filepath.Join(l.root, filepath.FromSlash(key))
+		if k, ok := r.known[key]; ok && k.Size == o.Size && k.ETag == o.ETag && exists(path) {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return st, err
+		}
+		if err := r.download(ctx, o, path); err != nil {
+			return st, err
+		}
+		if err := r.record(knownLine{Key: o.Key, Size: o.Size, ETag: o.ETag}); err != nil {
+			return st, err
+		}
+		st.Files++
+		st.Bytes += o.Size
+	}
+	return st, nil
+}
+
+// download copies an object into the cache: into a temporary file, then renamed into place, so that
+// a query running in the cache never sees part of a file.
+func (r *remote) download(ctx context.Context, o StoreObject, path string) error {
+	f, err := os.CreateTemp(filepath.Join(r.dir, "tmp"), "get-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	err = r.store.Get(ctx, o, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("downloading %s%s: %w", r.store, o.Key, err)
+	}
+	if fi, err := os.Stat(tmp); err != nil || fi.Size() != o.Size {
+		return fmt.Errorf("downloading %s%s: got a file of another size than listed (%d bytes)", r.store, o.Key, o.Size)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// PullQuery pulls what a query needs: the types its SQL mentions (every type when it mentions
+// "events" or no view at all), the days of opt's range, and the dead letters when it mentions
+// "rejected". Query then runs over the cache.
+func (l *Lake) PullQuery(ctx context.Context, query string, opt QueryOptions) (PullStats, error) {
+	if l.remote == nil {
+		return PullStats{}, nil
+	}
+	if err := l.remote.begin(); err != nil {
+		return PullStats{}, err
+	}
+	defer l.remote.end()
+	ls, err := l.list(ctx)
+	if err != nil {
+		return PullStats{}, err
+	}
+	only := opt.Only
+	if only == nil {
+		only = mentioned(query, append(slices.Clone(ls.types), "events", "rejected"))
+	}
+	po := PullOptions{Since: opt.Since, Until: opt.Until}
+	if len(only) == 0 || slices.Contains(only, "rejected") {
+		po.Rejected = true
+	}
+	if len(only) > 0 && !slices.Contains(only, "events") {
+		po.Types = []string{}
+		for _, n := range only {
+			if n != "rejected" {
+				po.Types = append(po.Types, n)
+			}
+		}
+	}
+	return l.pull(ctx, ls, po)
+}
+
+// Remote returns the store of a lake on S3 (nil for a local lake).
+func (l *Lake) Remote() Store {
+	if l.remote == nil {
+		return nil
+	}
+	return l.remote.store
+}
+
+// recordCompaction notes, before a compaction's journal is written, what the compaction will have
+// to publish.
+func (l *Lake) recordCompaction(j compactJournal) error {
+	if l.remote == nil {
+		return nil
+	}
+	c := compactionRecord{ID: strings.TrimSuffix(j.Output, "_c.parquet"), Output: filepath.ToSlash(filepath.Join(j.Partition, j.Output))}
+	for _, n := range j.Replaced {
+		c.Replaced = append(c.Replaced, filepath.ToSlash(filepath.Join(j.Partition, n)))
+	}
+	return writeFileAtomic(filepath.Join(l.remote.dir, "compactions", c.ID+".json"), c)
+}
+
+// prunedRemote deletes from the store the published files of the days Prune deleted in the cache.
+func (l *Lake) prunedRemote(ctx context.Context, days []PrunedPartition) error {
+	if l.remote == nil || len(days) == 0 {
+		return nil
+	}
+	r := l.remote
+	if err := r.begin(); err != nil {
+		return err
+	}
+	defer r.end()
+	for _, d := range days {
+		prefix := "type=" + d.Type + "/date=" + d.Date + "/"
+		var keys []string
+		err := r.store.List(ctx, prefix, func(page []StoreObject) error {
+			for _, o := range page {
+				keys = append(keys, o.Key)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if err := r.store.Delete(ctx, k); err != nil {
+				return fmt.Errorf("pruning %s: %w", k, err)
+			}
+			if err := r.record(knownLine{Key: k, Gone: true}); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// remotePartitions lists the hour partitions of a lake on S3 from its store (the cache may hold
+// only some of them), in type, date, hour order, as partitions does for a local lake.
+func (l *Lake) remotePartitions(ctx context.Context) ([]partition, error) {
+	if err := l.remote.begin(); err != nil {
+		return nil, err
+	}
+	defer l.remote.end()
+	ls, err := l.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []partition
+	for _, o := range ls.data { // in key order: type, date, hour
+		dir, name := o.Key[:strings.LastIndexByte(o.Key, '/')], o.Key[strings.LastIndexByte(o.Key, '/')+1:]
+		seg := strings.Split(dir, "/")
+		if len(seg) != 3 || !strings.HasPrefix(seg[0], "type=") || !strings.HasPrefix(seg[1], "date=") || !strings.HasPrefix(seg[2], "hour=") {
+			continue
+		}
+		date := strings.TrimPrefix(seg[1], "date=")
+		if _, err := time.Parse("2006-01-02", date); err != nil {
+			continue
+		}
+		if n := len(out); n == 0 || out[n-1].Rel != filepath.FromSlash(dir) {
+			out = append(out, partition{Type: strings.TrimPrefix(seg[0], "type="), Date: date, Hour: strings.TrimPrefix(seg[2], "hour="),
+				Dir: filepath.Join(l.root, filepath.FromSlash(dir)), Rel: filepath.FromSlash(dir)})
+		}
+		out[len(out)-1].Files = append(out[len(out)-1].Files, partFile{Name: name, Size: o.Size})
+	}
+	return out, nil
+}

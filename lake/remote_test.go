@@ -1,0 +1,331 @@
+package lake
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// memStore is a Store in memory: the second implementation beside S3 (lake/s3store, tested against
+// MinIO in cmd/ramen), so that the publication protocol is tested here without a server.
+type memStore struct {
+	mu      sync.Mutex
+	objs    map[string][]byte
+	failPut func(key string) error
+	puts    []string
+}
+
+func newMemStore() *memStore { return &memStore{objs: map[string][]byte{}} }
+
+func etag(b []byte) string { s := md5.Sum(b); return hex.EncodeToString(s[:]) }
+
+func (m *memStore) String() string { return "mem://lake/" }
+
+func (m *memStore) List(ctx context.Context, prefix string, fn func([]StoreObject) error) error {
+	m.mu.Lock()
+	var page []StoreObject
+	for k, b := range m.objs {
+		if strings.HasPrefix(k, prefix) {
+			page = append(page, StoreObject{Key: k, Size: int64(len(b)), ETag: etag(b)})
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(page, func(a, b StoreObject) int { return strings.Compare(a.Key, b.Key) })
+	if len(page) == 0 {
+		return nil
+	}
+	return fn(page)
+}
+
+func (m *memStore) Put(ctx context.Context, key, path string) (string, error) {
+	m.mu.Lock()
+	f := m.failPut
+	m.mu.Unlock()
+	if f != nil {
+		if err := f(key); err != nil {
+			return "", err
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.objs[key] = b
+	m.puts = append(m.puts, key)
+	return etag(b), nil
+}
+
+func (m *memStore) Get(ctx context.Context, o StoreObject, w io.Writer) error {
+	m.mu.Lock()
+	b, ok := m.objs[o.Key]
+	m.mu.Unlock()
+	if !ok || etag(b) != o.ETag {
+		return fmt.Errorf("get %s: not found or changed", o.Key)
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+func (m *memStore) Delete(ctx context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.objs, key)
+	return nil
+}
+
+func (m *memStore) keys(prefix string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for k := range m.objs {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func openRemoteLake(t *testing.T, s Store, readOnly bool) *Lake {
+	t.Helper()
+	l, err := Open(t.TempDir(), Options{Remote: s, ReadOnly: readOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func remoteCount(t *testing.T, l *Lake, q string) int64 {
+	t.Helper()
+	if _, err := l.PullQuery(context.Background(), q, QueryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return count(t, l, q)
+}
+
+func TestRemotePublishAndFreshCache(t *testing.T) {
+	s := newMemStore()
+	ctx := context.Background()
+	w := openRemoteLake(t, s, false)
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	ingest(t, w, "ct", synthEvents("cloudtrail", start, 48*time.Hour, 200, 1), nil)
+	ingest(t, w, "vpc", synthEvents("vpcflow", start, 48*time.Hour, 100, 2), nil)
+	// Committed in the cache, not yet in the store: no part, so not acknowledged there.
+	if got := s.keys("_manifest/"); len(got) != 0 {
+		t.Fatalf("parts before Publish: %v", got)
+	}
+	ps, err := w.Publish(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ps.Batches != 2 || ps.Files == 0 {
+		t.Fatalf("publish: %+v", ps)
+	}
+	// Every batch's files are uploaded before its part.
+	for i, k := range s.puts {
+		if strings.HasPrefix(k, "_manifest/") {
+			id := fileID(k)
+			for _, later := range s.puts[i+1:] {
+				if fileID(later) == id {
+					t.Errorf("%s uploaded after its part", later)
+				}
+			}
+		}
+	}
+	if ps, _ := w.Publish(ctx); ps.Batches != 0 || ps.Files != 0 {
+		t.Errorf("second publish uploaded %+v", ps)
+	}
+
+	// A fresh cache reads what the store has.
+	r := openRemoteLake(t, s, true)
+	if n := remoteCount(t, r, "SELECT count(*) FROM cloudtrail"); n != 200 {
+		t.Errorf("fresh cache: %d cloudtrail events, want 200", n)
+	}
+	if n := remoteCount(t, r, "SELECT count(*) FROM events"); n != 300 {
+		t.Errorf("fresh cache: %d events, want 300", n)
+	}
+	// A fresh writer knows the objects: nothing is ingested again.
+	w2 := openRemoteLake(t, s, false)
+	if _, ok := w2.Ingested(Object{Key: "ct", Size: 200, SHA256: "ct"}); !ok {
+		t.Error("a fresh cache does not know an object published by another")
+	}
+	if w2.Objects() != 2 {
+		t.Errorf("fresh cache knows %d objects, want 2", w2.Objects())
+	}
+}
+
+func TestRemoteOnlyPulledWhatTheQueryNeeds(t *testing.T) {
+	s := newMemStore()
+	w := openRemoteLake(t, s, false)
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	ingest(t, w, "ct", synthEvents("cloudtrail", start, 72*time.Hour, 300, 1), nil)
+	ingest(t, w, "vpc", synthEvents("vpcflow", start, 72*time.Hour, 300, 2), nil)
+	if _, err := w.Publish(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r := openRemoteLake(t, s, true)
+	opt := QueryOptions{Since: start.Add(24 * time.Hour), Until: start.Add(48 * time.Hour)}
+	st, err := r.PullQuery(context.Background(), "SELECT count(*) FROM cloudtrail", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Files != 24 {
+		t.Errorf("pulled %d files, want the 24 hours of one day of one type", st.Files)
+	}
+	if m, _ := filepath.Glob(filepath.Join(r.Root(), "type=vpcflow")); len(m) != 0 {
+		t.Error("vpcflow pulled for a query on cloudtrail")
+	}
+	rows, err := r.Query(context.Background(), "SELECT count(*) FROM cloudtrail", opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := scanAll(t, rows)[0][0].(int64); n != 100 {
+		t.Errorf("%d events in the day, want 100", n)
+	}
+}
+
+// A crash between the local commit and the publication (here: the upload of the part fails, as if
+// the process died there) is finished by the next Open, with nothing lost or published twice.
+func TestRemoteCrashBeforePublishIsFinishedByOpen(t *testing.T) {
+	s := newMemStore()
+	dir := t.TempDir()
+	w, err := Open(dir, Options{Remote: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	ingest(t, w, "ct", synthEvents("cloudtrail", start, 3*time.Hour, 90, 1), nil)
+	s.failPut = func(key string) error {
+		if strings.HasPrefix(key, "_manifest/") {
+			return errors.New("connection reset")
+		}
+		return nil
+	}
+	_, err = w.Publish(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "_manifest/") {
+		t.Fatalf("publish error %v: want one naming the part", err)
+	}
+	w.Close()
+	// The files are in the store, the part is not: readers see nothing.
+	if n := len(s.keys("type=")); n != 3 {
+		t.Fatalf("%d files uploaded, want 3", n)
+	}
+	r := openRemoteLake(t, s, true)
+	if st, err := r.Pull(context.Background(), PullOptions{}); err != nil || st.Files != 0 {
+		t.Errorf("pulled %+v, %v: files without their part must be invisible", st, err)
+	}
+	s.failPut = nil
+	w, err = Open(dir, Options{Remote: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if got := s.keys("_manifest/"); len(got) != 1 {
+		t.Errorf("parts after reopening: %v", got)
+	}
+	r2 := openRemoteLake(t, s, true)
+	if n := remoteCount(t, r2, "SELECT count(*) FROM cloudtrail"); n != 90 {
+		t.Errorf("%d events, want 90", n)
+	}
+}
+
+func TestRemoteCompactAndPrune(t *testing.T) {
+	s := newMemStore()
+	ctx := context.Background()
+	w := openRemoteLake(t, s, false)
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	evs := synthEvents("cloudtrail", start, 50*time.Minute, 100, 1)
+	ingest(t, w, "a", evs, nil)
+	ingest(t, w, "a-again", synthEvents("cloudtrail", start, 50*time.Minute, 100, 1), nil) // --force: duplicates
+	ingest(t, w, "old", synthEvents("cloudtrail", start.AddDate(0, 0, -30), time.Hour, 10, 3), nil)
+	if _, err := w.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Compaction in a fresh writer cache: it pulls, compacts and publishes.
+	w.Close()
+	w2 := openRemoteLake(t, s, false)
+	cs, err := w2.Compact(ctx, CompactOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cs.Partitions != 1 || cs.RowsOut != 100 {
+		t.Fatalf("compaction: %+v", cs)
+	}
+	if got := s.keys("type=cloudtrail/date=2026-03-01/"); len(got) != 1 || !strings.HasSuffix(got[0], "_c.parquet") {
+		t.Errorf("store after compaction: %v", got)
+	}
+	r := openRemoteLake(t, s, true)
+	if n := remoteCount(t, r, "SELECT count(*) FROM cloudtrail WHERE date = DATE '2026-03-01'"); n != 100 {
+		t.Errorf("after compaction: %d events, want 100", n)
+	}
+	// A cache that had the old files drops them when it pulls again.
+	w3 := openRemoteLake(t, s, true)
+	if n := remoteCount(t, w3, "SELECT count(*) FROM cloudtrail"); n != 110 {
+		t.Errorf("%d events, want 110", n)
+	}
+	ps, err := w2.Prune(ctx, PruneOptions{Retention: Retention{"*": 7 * 24 * time.Hour}, Now: start.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps.Partitions) != 1 {
+		t.Errorf("pruned %+v", ps)
+	}
+	if got := s.keys("type=cloudtrail/date=2026-01-30/"); len(got) != 0 {
+		t.Errorf("pruned day still in the store: %v", got)
+	}
+	if n := remoteCount(t, w3, "SELECT count(*) FROM cloudtrail"); n != 100 {
+		t.Errorf("after prune: %d events, want 100", n)
+	}
+}
+
+// A compaction whose part is uploaded but whose replaced files are not yet deleted (a crash): readers
+// skip the replaced files, and the next writer Open deletes them.
+func TestRemoteReplacedFilesAreInvisible(t *testing.T) {
+	s := newMemStore()
+	ctx := context.Background()
+	w := openRemoteLake(t, s, false)
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	ingest(t, w, "a", synthEvents("test", start, 50*time.Minute, 100, 1), nil)
+	ingest(t, w, "b", synthEvents("test", start, 50*time.Minute, 50, 2), nil)
+	if _, err := w.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	old := s.keys("type=")
+	deleted := map[string][]byte{}
+	s.mu.Lock()
+	for _, k := range old {
+		deleted[k] = s.objs[k]
+	}
+	s.mu.Unlock()
+	if _, err := w.Compact(ctx, CompactOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Put the replaced files back, as if the deletions never happened.
+	s.mu.Lock()
+	for k, b := range deleted {
+		s.objs[k] = b
+	}
+	s.mu.Unlock()
+	r := openRemoteLake(t, s, true)
+	if n := remoteCount(t, r, "SELECT count(*) FROM test"); n != 150 {
+		t.Errorf("%d events with the replaced files still in the store, want 150", n)
+	}
+	w.Close()
+	openRemoteLake(t, s, false)
+	if got := s.keys("type="); len(got) != 1 {
+		t.Errorf("after a writer's Open, the store has %v", got)
+	}
+}
