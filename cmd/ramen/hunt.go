@@ -19,8 +19,8 @@ func init() {
 }
 
 func runHunt(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("hunt", "[--data DIR] [--rules DIR]... [--no-builtin] [--since 30d] [--format table|ndjson]", stderr)
-	data := fs.String("data", defaultDataDir(), "data `directory` (the lake is DIR/lake); also $RAMEN_DATA")
+	fs := newFlags("hunt", "[--data DIR|s3://bucket/prefix] [--rules DIR]... [--no-builtin] [--since 30d] [--format table|ndjson]", stderr)
+	df := addDataFlags(fs, nil, nil)
 	var ruleDirs stringList
 	fs.Var(&ruleDirs, "rules", "Sigma rules `DIR` or file (repeatable), added to the built-in rules")
 	noBuiltin := fs.Bool("no-builtin", false, "do not load ramen's built-in rules")
@@ -41,10 +41,6 @@ func runHunt(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return &exitError{code: 1, err: err}
 	}
-	dir := lakeDir(*data)
-	if !lake.Exists(dir) {
-		return &exitError{code: 1, err: fmt.Errorf("no lake in %s: run 'ramen ingest --data %s FILES' (or 'ramen demo') first", dir, *data)}
-	}
 	cfg, lim, err := loadSigmaConfig(*cfgPath)
 	if err != nil {
 		return err
@@ -64,11 +60,20 @@ func runHunt(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			want[t] = true
 		}
 	}
-	l, err := lake.Open(dir, lake.Options{ReadOnly: true})
+	l, err := df.open(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
+	wantTypes := make([]string, 0, len(want))
+	for t := range want {
+		wantTypes = append(wantTypes, t)
+	}
+	from := time.Now().Add(-age)
+	// A lake on S3: the rules' types, since --since, come into the cache first.
+	if _, err := l.Pull(ctx, lake.PullOptions{Types: wantTypes, Since: from}); err != nil {
+		return err
+	}
 	types, err := l.Types()
 	if err != nil {
 		return err
@@ -79,7 +84,7 @@ func runHunt(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	det := sigma.NewDetector(rs, lim)
 	bar := progress.Start(progressWriter(stderr, *quiet), "hunt", 0)
 	start := time.Now()
-	opt := lake.QueryOptions{Since: time.Now().Add(-age)}
+	opt := lake.QueryOptions{Since: from}
 	events := 0
 	// Type by type, each in time order. A correlation across log types sees each type's events in
 	// order but not interleaved with the other types'.

@@ -39,18 +39,20 @@ type ingestStats struct {
 	reasons                            map[string]int
 	bytesIn, bytesStored               int64
 	batches                            int
+	uploaded                           int64  // bytes published to a lake on S3
+	store                              string // the lake on S3, if it is one
 	alerts                             int
 	elapsed                            time.Duration
 }
 
 func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("ingest", "[--data DIR] [--type T] [--force] [--no-detect] [--rules DIR]... [--endpoint URL] [--region R] PATH|s3://bucket/prefix ...", stderr)
-	data := fs.String("data", defaultDataDir(), "data `directory` (the lake is DIR/lake); also $RAMEN_DATA")
+	fs := newFlags("ingest", "[--data DIR|s3://bucket/prefix] [--cache DIR] [--type T] [--force] [--no-detect] [--rules DIR]... [--endpoint URL] [--region R] PATH|s3://bucket/prefix ...", stderr)
+	endpoint := fs.String("endpoint", "", "`URL` of an S3-compatible store (MinIO, Ceph, ...) for s3:// inputs and a lake on S3, addressed path-style")
+	region := fs.String("region", "", "AWS `region` of the s3:// buckets (default: $AWS_REGION or the profile's region)")
+	df := addDataFlags(fs, endpoint, region)
 	typ := fs.String("type", "", "log type of every input (default: detect each object's type)")
 	force := fs.Bool("force", false, "ingest objects again even if the lake has them already")
 	batchMB := fs.Int("batch-mb", 256, "commit a batch every `MB` of normalized events")
-	endpoint := fs.String("endpoint", "", "`URL` of an S3-compatible store (MinIO, Ceph, ...) for s3:// inputs, addressed path-style")
-	region := fs.String("region", "", "AWS `region` of the s3:// buckets (default: $AWS_REGION or the profile's region)")
 	downloads := fs.Int("downloads", 8, "S3 objects downloaded at once, ahead of parsing (`N`)")
 	noDetect := fs.Bool("no-detect", false, "do not run detection rules over what is ingested")
 	var ruleDirs stringList
@@ -94,6 +96,10 @@ func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		}
 		opt.detector = sigma.NewDetector(rs, lim)
 	}
+	data, err := df.dir()
+	if err != nil {
+		return &exitError{code: 1, err: err}
+	}
 	for _, s := range srcs {
 		if s.s3 == nil || opt.s3 != nil {
 			continue
@@ -101,15 +107,27 @@ func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		if opt.s3, err = s3.New(ctx, s3.Options{Endpoint: *endpoint, Region: *region}); err != nil {
 			return &exitError{code: 1, err: err}
 		}
-		// The size of what is under a prefix is known only once it is listed: no percentage, no ETA.
-		total = 0
-		opt.spool = filepath.Join(*data, "spool")
+		opt.spool = filepath.Join(data, "spool")
 	}
-	l, err := lake.Open(lakeDir(*data), lake.Options{})
+	var l *lake.Lake
+	if df.remote() {
+		l, err = df.open(ctx, false)
+	} else {
+		l, err = lake.Open(lakeDir(data), lake.Options{})
+	}
 	if err != nil {
 		return err
 	}
 	defer l.Close()
+	if opt.s3 != nil && opt.progress != nil {
+		// On a terminal, the S3 locations are listed first, so that the progress has a total (bytes
+		// and objects) and an ETA; the listing is kept for the run unless it is very long.
+		n, err := prelist(ctx, opt.s3, srcs, opt.progress)
+		if err != nil {
+			return &exitError{code: 1, err: err}
+		}
+		total += n
+	}
 	if opt.spool != "" {
 		// The lake's lock is held: no other ingest uses the spool, and what is in it was left by a crash.
 		if err := os.RemoveAll(opt.spool); err != nil {
@@ -135,8 +153,52 @@ func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 
 // source is one input of a run: local files (a path expanded) or an S3 location.
 type source struct {
-	files []object
-	s3    *s3.URL
+	files  []object
+	s3     *s3.URL
+	listed [][]s3.Object // the location's listing, when it was listed ahead (prelist)
+}
+
+// prelistKeep is the most objects of one location whose listing is kept for the run; a longer one
+// is listed again as the run goes (at about 200 bytes an object, 250,000 of them are 50 MB).
+const prelistKeep = 250_000
+
+// prelist lists the S3 locations ahead of the run, showing its own progress, and returns the bytes
+// under them: the total of the run's progress. Listings of up to prelistKeep objects are kept in
+// srcs, so that the run does not list them again.
+func prelist(ctx context.Context, c *s3.Client, srcs []source, progressTo io.Writer) (int64, error) {
+	var total int64
+	for i := range srcs {
+		s := &srcs[i]
+		if s.s3 == nil {
+			continue
+		}
+		bar := progress.Start(progressTo, "listing "+s.s3.String(), 0)
+		var pages [][]s3.Object
+		n := 0
+		err := c.List(ctx, *s.s3, func(page []s3.Object) error {
+			for _, o := range page {
+				total += o.Size
+				bar.Add(o.Size, 1, 0)
+			}
+			n += len(page)
+			if pages != nil || n == len(page) {
+				pages = append(pages, page)
+			}
+			if n > prelistKeep {
+				pages = nil
+			}
+			return nil
+		})
+		bar.Done()
+		if err != nil {
+			return 0, err
+		}
+		if n == 0 {
+			pages = [][]s3.Object{}
+		}
+		s.listed = pages
+	}
+	return total, nil
 }
 
 // sources reads the arguments: local paths first, then S3 locations, each in the order given. A
@@ -301,6 +363,9 @@ func (x *detection) take(final bool) []*alert.Alert {
 func ingestSources(ctx context.Context, l *lake.Lake, srcs []source, total int64, opt ingestOptions) (st ingestStats, err error) {
 	g := &ingester{l: l, opt: opt, inRun: map[string]bool{}}
 	g.st.reasons = map[string]int{}
+	if r := l.Remote(); r != nil {
+		g.st.store = r.String()
+	}
 	if opt.detector != nil {
 		g.det = startDetection(opt.detector)
 		defer func() { st.alerts = g.det.total; g.det.stop() }()
@@ -318,7 +383,13 @@ func ingestSources(ctx context.Context, l *lake.Lake, srcs []source, total int64
 	g.bar = progress.Start(opt.progress, "ingest", total)
 	defer g.bar.Done()
 	for _, s := range srcs {
-		if s.s3 != nil {
+		if s.s3 != nil && s.listed != nil {
+			for _, page := range s.listed {
+				if err = g.page(ctx, page); err != nil {
+					break
+				}
+			}
+		} else if s.s3 != nil {
 			err = opt.s3.List(ctx, *s.s3, func(page []s3.Object) error { return g.page(ctx, page) })
 			var se *s3.Error
 			if errors.As(err, &se) && se.Op == "list" {
@@ -365,6 +436,13 @@ func (g *ingester) commitWith(ctx context.Context, final bool) error {
 	}
 	g.st.batches++
 	g.st.bytesStored += bs.ParquetBytes
+	// A lake on S3: the batch is durable in the cache; its objects are acknowledged once its files
+	// and manifest part are in the store.
+	ps, err := g.l.Publish(ctx)
+	g.st.uploaded += ps.Bytes
+	if err != nil {
+		return fmt.Errorf("the batch is committed in the cache %s but not published (the next run publishes it): %w", g.l.Root(), err)
+	}
 	return nil
 }
 
@@ -834,7 +912,11 @@ func (s ingestStats) summary() string {
 	if s.alerts > 0 {
 		out += fmt.Sprintf(", %d alerts", s.alerts)
 	}
-	out += fmt.Sprintf("; %s read, %s stored, %.2fs", progress.Bytes(s.bytesIn), progress.Bytes(s.bytesStored), s.elapsed.Seconds())
+	out += fmt.Sprintf("; %s read, %s stored", progress.Bytes(s.bytesIn), progress.Bytes(s.bytesStored))
+	if s.store != "" {
+		out += fmt.Sprintf(", %s uploaded to %s", progress.Bytes(s.uploaded), s.store)
+	}
+	out += fmt.Sprintf(", %.2fs", s.elapsed.Seconds())
 	if s.failed > 0 {
 		out += fmt.Sprintf("; %d objects could not be read and are not marked ingested: run again to retry them", s.failed)
 	}

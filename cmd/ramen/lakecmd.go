@@ -52,31 +52,26 @@ Run 'ramen lake <subcommand> -h' for its flags.
 	return sub(ctx, args[1:], stdout, stderr)
 }
 
-// openLake opens the lake of a data directory, which must exist.
-func openLake(data string, readOnly bool) (*lake.Lake, error) {
-	dir := lakeDir(data)
-	if !lake.Exists(dir) {
-		return nil, &exitError{code: 1, err: fmt.Errorf("no lake in %s: run 'ramen ingest --data %s FILES' (or 'ramen demo') first", dir, data)}
-	}
-	l, err := lake.Open(dir, lake.Options{ReadOnly: readOnly})
-	if errors.Is(err, lake.ErrLocked) {
-		return nil, &exitError{code: 1, err: fmt.Errorf("%w: try again when it has finished", err)}
-	}
-	return l, err
-}
-
 func runLakeStats(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("lake stats", "[--data DIR] [--type T]", stderr)
-	data := fs.String("data", defaultDataDir(), "data `directory` (the lake is DIR/lake); also $RAMEN_DATA")
+	fs := newFlags("lake stats", "[--data DIR|s3://bucket/prefix] [--type T]", stderr)
+	df := addDataFlags(fs, nil, nil)
 	typ := fs.String("type", "", "only this log `type`")
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
-	l, err := openLake(*data, true)
+	l, err := df.open(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
+	po := lake.PullOptions{}
+	if *typ != "" {
+		po.Types = []string{*typ}
+	}
+	// A lake on S3: the rows are counted from the files' footers, so its files come into the cache.
+	if _, err := l.Pull(ctx, po); err != nil {
+		return err
+	}
 	st, err := l.Stats(ctx, *typ)
 	if err != nil {
 		return err
@@ -98,8 +93,8 @@ func runLakeStats(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func runLakeCompact(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("lake compact", "[--data DIR] [--type T] [--min-files N]", stderr)
-	data := fs.String("data", defaultDataDir(), "data `directory` (the lake is DIR/lake); also $RAMEN_DATA")
+	fs := newFlags("lake compact", "[--data DIR|s3://bucket/prefix] [--type T] [--min-files N]", stderr)
+	df := addDataFlags(fs, nil, nil)
 	typ := fs.String("type", "", "only this log `type`")
 	minFiles := fs.Int("min-files", 1, "compact a partition when it has more than `N` small files")
 	smallMB := fs.Int("small-mb", 256, "files of at least `MB` count as compacted already and are kept")
@@ -110,7 +105,7 @@ func runLakeCompact(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *minFiles < 1 {
 		return &exitError{code: 1, err: errors.New("--min-files must be at least 1")}
 	}
-	l, err := openLake(*data, false)
+	l, err := df.open(ctx, false)
 	if err != nil {
 		return err
 	}
@@ -142,8 +137,8 @@ func runLakeCompact(ctx context.Context, args []string, stdout, stderr io.Writer
 }
 
 func runLakePrune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("lake prune", "--older-than 90d [--data DIR] [--type T] [--dry-run]", stderr)
-	data := fs.String("data", defaultDataDir(), "data `directory` (the lake is DIR/lake); also $RAMEN_DATA")
+	fs := newFlags("lake prune", "--older-than 90d [--data DIR|s3://bucket/prefix] [--type T] [--dry-run]", stderr)
+	df := addDataFlags(fs, nil, nil)
 	typ := fs.String("type", "", "only this log `type` (default: every type)")
 	older := fs.String("older-than", "", "delete the days whose events are all older than `DURATION` (e.g. 90d, 36h)")
 	dry := fs.Bool("dry-run", false, "print what would be deleted, delete nothing")
@@ -165,7 +160,7 @@ func runLakePrune(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *typ != "" {
 		ret = lake.Retention{*typ: age}
 	}
-	l, err := openLake(*data, *dry)
+	l, err := df.open(ctx, *dry)
 	if err != nil {
 		return err
 	}

@@ -7,11 +7,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"sort"
+	"strings"
 	"syscall"
+
+	"github.com/ramen-siem/ramen/lake"
+	"github.com/ramen-siem/ramen/lake/s3store"
+	"github.com/ramen-siem/ramen/source/s3"
 )
 
 // exitError carries a process exit status out of a subcommand.
@@ -105,4 +112,92 @@ func newFlags(name, usageLine string, stderr io.Writer) *flag.FlagSet {
 		fs.PrintDefaults()
 	}
 	return fs
+}
+
+// dataFlags are the flags that say where the lake is: --data, a local data directory or the
+// s3://bucket/prefix of a lake on S3, and for the latter its cache and how to reach the store.
+type dataFlags struct {
+	data, cache, endpoint, region *string
+}
+
+// addDataFlags adds --data and --cache to fs, and --endpoint and --region unless the command has them.
+func addDataFlags(fs *flag.FlagSet, endpoint, region *string) *dataFlags {
+	f := &dataFlags{
+		data:  fs.String("data", defaultDataDir(), "data `directory` (the lake is DIR/lake), or s3://bucket/prefix for a lake on S3; also $RAMEN_DATA"),
+		cache: fs.String("cache", "", "for a lake on S3: the local `directory` that caches it (default: one per bucket and prefix under the user's cache directory)"),
+	}
+	if endpoint == nil {
+		endpoint = fs.String("endpoint", "", "for a lake on S3: `URL` of an S3-compatible store (MinIO, Ceph, ...), addressed path-style")
+		region = fs.String("region", "", "for a lake on S3: the bucket's AWS `region` (default: $AWS_REGION or the profile's region)")
+	}
+	f.endpoint, f.region = endpoint, region
+	return f
+}
+
+// remote reports whether the lake is on S3.
+func (f *dataFlags) remote() bool { return s3.IsURL(*f.data) }
+
+// dir is the local data directory: --data, or for a lake on S3 its cache (DIR/lake is the lake's
+// working copy, DIR/spool the downloads of an ingest).
+func (f *dataFlags) dir() (string, error) {
+	if !f.remote() {
+		return *f.data, nil
+	}
+	if *f.cache != "" {
+		return *f.cache, nil
+	}
+	u, err := s3.ParseURL(*f.data)
+	if err != nil {
+		return "", err
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("no cache directory for the lake on S3 (%v): give --cache DIR", err)
+	}
+	host := "aws"
+	if *f.endpoint != "" {
+		if e, err := url.Parse(*f.endpoint); err == nil && e.Host != "" {
+			host = strings.ReplaceAll(e.Host, ":", "_")
+		}
+	}
+	prefix := strings.Trim(u.Prefix, "/")
+	if prefix == "" {
+		prefix = "_root"
+	}
+	return filepath.Join(base, "ramen", "s3", host, u.Bucket, filepath.FromSlash(prefix)), nil
+}
+
+// open opens the lake: a local one, which must exist, or a lake on S3 through its cache (a writer's
+// Open publishes what an earlier run left pending).
+func (f *dataFlags) open(ctx context.Context, readOnly bool) (*lake.Lake, error) {
+	dir, err := f.dir()
+	if err != nil {
+		return nil, &exitError{code: 1, err: err}
+	}
+	opt := lake.Options{ReadOnly: readOnly, Context: ctx}
+	if f.remote() {
+		if opt.Remote, err = f.store(ctx); err != nil {
+			return nil, &exitError{code: 1, err: err}
+		}
+	} else if !lake.Exists(lakeDir(dir)) {
+		return nil, &exitError{code: 1, err: fmt.Errorf("no lake in %s: run 'ramen ingest --data %s FILES' (or 'ramen demo') first", lakeDir(dir), dir)}
+	}
+	l, err := lake.Open(lakeDir(dir), opt)
+	if errors.Is(err, lake.ErrLocked) {
+		return nil, &exitError{code: 1, err: fmt.Errorf("%w: try again when it has finished", err)}
+	}
+	return l, err
+}
+
+// store is the lake on S3 named by --data.
+func (f *dataFlags) store(ctx context.Context) (lake.Store, error) {
+	u, err := s3.ParseURL(*f.data)
+	if err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	c, err := s3.New(ctx, s3.Options{Endpoint: *f.endpoint, Region: *f.region})
+	if err != nil {
+		return nil, err
+	}
+	return s3store.New(c, u), nil
 }

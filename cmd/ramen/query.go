@@ -22,8 +22,8 @@ func init() {
 }
 
 func runQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	fs := newFlags("query", "[--data DIR] [--format table|csv|json|ndjson] [--since 24h|DATE] [--until DATE] SQL", stderr)
-	data := fs.String("data", defaultDataDir(), "data `directory` (the lake is DIR/lake); also $RAMEN_DATA")
+	fs := newFlags("query", "[--data DIR|s3://bucket/prefix] [--format table|csv|json|ndjson] [--since 24h|DATE] [--until DATE] SQL", stderr)
+	df := addDataFlags(fs, nil, nil)
 	format := fs.String("format", "table", "output `format`: table, csv, json or ndjson")
 	since := fs.String("since", "", "only events of the last `DURATION` (e.g. 24h, 7d, 90m) or from a `TIME` (2026-03-15 or RFC 3339): other days' files are not read")
 	until := fs.String("until", "", "only events before `TIME` (2026-03-16 or RFC 3339)")
@@ -57,15 +57,16 @@ func runQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	default:
 		return &exitError{code: 1, err: fmt.Errorf("unknown --format %q: use table, csv, json or ndjson", *format)}
 	}
-	dir := lakeDir(*data)
-	if !lake.Exists(dir) {
-		return &exitError{code: 1, err: fmt.Errorf("no lake in %s: run 'ramen ingest --data %s FILES' (or 'ramen demo') first", dir, *data)}
-	}
-	l, err := lake.Open(dir, lake.Options{ReadOnly: true})
+	l, err := df.open(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer l.Close()
+	// A lake on S3: the files the query needs (its views, the days of --since/--until) come into
+	// the cache first.
+	if _, err := l.PullQuery(ctx, query, opt); err != nil {
+		return err
+	}
 	rows, err := l.Query(ctx, query, opt)
 	if err != nil {
 		return &exitError{code: 1, err: err}

@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ramen-siem/ramen/lake"
+	"github.com/ramen-siem/ramen/progress"
+	"github.com/ramen-siem/ramen/source/s3"
+	"github.com/ramen-siem/ramen/source/s3/s3test"
+)
+
+// s3Lake is a MinIO with a bucket of AWS logs (org-logs/AWSLogs/...) and an empty bucket for the
+// lake, reached through the fault proxy.
+type s3Lake struct {
+	srv   *s3test.Server
+	proxy *s3test.Proxy
+	objs  map[string][]byte
+	want  map[string]int // events by type/account/region
+}
+
+func startS3Lake(t *testing.T) *s3Lake {
+	t.Helper()
+	srv := s3test.Start(t)
+	proxy := srv.Proxy(t)
+	s3test.SetEnv(t)
+	srv.CreateBucket(t, "org-logs")
+	srv.CreateBucket(t, "lake")
+	objs, want := awsLogs(t, []string{"111111111111", "222222222222"}, []string{"us-east-1", "eu-west-1"})
+	for k, b := range objs {
+		srv.Put(t, "org-logs", k, b)
+	}
+	return &s3Lake{srv: srv, proxy: proxy, objs: objs, want: want}
+}
+
+// args are a command's arguments for the lake s3://lake/prod with a cache of its own; the command
+// comes first ("query", "lake stats").
+func (s *s3Lake) args(cache string, args ...string) []string {
+	return append(append(strings.Fields(args[0]), "--data", "s3://lake/prod", "--cache", cache, "--endpoint", s.proxy.URL), args[1:]...)
+}
+
+// s3Counts queries the lake on S3 through the command, from the given cache, and returns events by
+// type/account/region, all rows and distinct ids.
+func (s *s3Lake) counts(t *testing.T, cache string) (by map[string]int, rows, distinct int) {
+	t.Helper()
+	code, out, errs := runCmd(t, "", s.args(cache, "query", "--format", "csv",
+		`SELECT type, cloud.account.id, cloud.region, count(*), count(DISTINCT _id) FROM events GROUP BY ALL`)...)
+	by = map[string]int{}
+	if code == 1 && strings.Contains(errs, "Table with name events does not exist") {
+		return by, 0, 0 // nothing published
+	}
+	if code != 0 {
+		t.Fatalf("query: exit %d: %s", code, errs)
+	}
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range recs[1:] {
+		n, _ := strconv.Atoi(r[3])
+		d, _ := strconv.Atoi(r[4])
+		by[r[0]+"/"+r[1]+"/"+r[2]] += n
+		rows += n
+		distinct += d
+	}
+	return by, rows, distinct
+}
+
+func (s *s3Lake) lakeKeys(t *testing.T, prefix string) []string {
+	t.Helper()
+	c, err := s3.New(context.Background(), s3.Options{Endpoint: s.srv.Endpoint})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	err = c.List(context.Background(), s3.URL{Bucket: "lake", Prefix: "prod/" + prefix}, func(page []s3.Object) error {
+		for _, o := range page {
+			keys = append(keys, strings.TrimPrefix(o.Key, "prod/"))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
+}
+
+// TestLakeOnS3 writes the lake to a real S3-compatible server and reads it back from fresh caches,
+// as another machine would.
+func TestLakeOnS3(t *testing.T) {
+	s := startS3Lake(t)
+	// A record that cannot be parsed, for a dead letter.
+	s.srv.Put(t, "org-logs", "AWSLogs/extra/trail.json", []byte(`{"Records":[`+goodRecord+`,{"eventTime":"not a time"`))
+	s.want["cloudtrail/210987654321/us-east-1"]++
+	writer := t.TempDir()
+	code, _, errs := runCmd(t, "", s.args(writer, "ingest", "--no-detect", "s3://org-logs/AWSLogs/")...)
+	if code != 2 {
+		t.Fatalf("ingest: exit %d, want 2 (one record rejected): %s", code, errs)
+	}
+	if !strings.Contains(errs, "uploaded to s3://lake/prod/") {
+		t.Errorf("summary does not say where the lake is: %s", errs)
+	}
+	// The layout in the bucket is the lake's: partitions, dead letters, one manifest part per batch.
+	parts, data, rejected := s.lakeKeys(t, "_manifest/"), s.lakeKeys(t, "type="), s.lakeKeys(t, "_rejected/")
+	if len(parts) != 1 || len(data) == 0 || len(rejected) != 1 {
+		t.Fatalf("bucket: parts %v, %d data files, dead letters %v", parts, len(data), rejected)
+	}
+	for _, k := range data {
+		if !strings.HasPrefix(k, "type=") || !strings.Contains(k, "/date=") || !strings.Contains(k, "/hour=") || !strings.HasSuffix(k, ".parquet") {
+			t.Errorf("key %s does not follow the layout", k)
+		}
+	}
+
+	// Another machine: a fresh cache sees the same events, and the dead letter.
+	by, rows, distinct := s.counts(t, t.TempDir())
+	if d := diffCounts(by, s.want); d != "" {
+		t.Errorf("from a fresh cache:\n%s", d)
+	}
+	if rows != distinct {
+		t.Errorf("%d rows, %d distinct ids", rows, distinct)
+	}
+	fresh := t.TempDir()
+	code, out, errs := runCmd(t, "", s.args(fresh, "query", "--format", "csv", "SELECT count(*) FROM rejected")...)
+	if code != 0 || strings.TrimSpace(out) == "count_star()\n0" {
+		t.Errorf("rejected from a fresh cache: exit %d, %q %s", code, out, errs)
+	}
+	code, out, errs = runCmd(t, "", s.args(fresh, "lake stats")...)
+	if code != 0 || !strings.Contains(out, "cloudtrail") || !strings.Contains(out, "vpcflow") {
+		t.Errorf("lake stats from a fresh cache: exit %d\n%s%s", code, out, errs)
+	}
+
+	// Ingesting again, from the writer's cache or a fresh one, adds nothing and uploads nothing.
+	for _, cache := range []string{writer, t.TempDir()} {
+		s.proxy.Puts()
+		code, _, errs = runCmd(t, "", s.args(cache, "ingest", "--no-detect", "s3://org-logs/AWSLogs/")...)
+		if code != 0 || !strings.Contains(errs, fmt.Sprintf("0 objects ingested (%d already in the lake, skipped)", len(s.objs)+1)) {
+			t.Errorf("re-ingest: exit %d: %s", code, errs)
+		}
+		if puts := s.proxy.Puts(); len(puts) != 0 {
+			t.Errorf("re-ingest uploaded %v", puts)
+		}
+	}
+	if _, rows2, _ := s.counts(t, t.TempDir()); rows2 != rows {
+		t.Errorf("after re-ingesting: %d rows, was %d", rows2, rows)
+	}
+
+	// Compaction on the lake on S3, after --force put every event in twice: one file per partition,
+	// each event once, the replaced keys deleted from the bucket.
+	code, _, errs = runCmd(t, "", s.args(t.TempDir(), "ingest", "--no-detect", "--force", "s3://org-logs/AWSLogs/")...)
+	if _, rows2, _ := s.counts(t, writer); code != 2 || rows2 != 2*rows {
+		t.Fatalf("ingest --force: exit %d, %d rows, want %d: %s", code, rows2, 2*rows, errs)
+	}
+	code, out, errs = runCmd(t, "", s.args(writer, "lake compact")...)
+	if code != 0 {
+		t.Fatalf("compact: exit %d\n%s%s", code, out, errs)
+	}
+	t.Logf("compact: %s", out)
+	perPartition := map[string]int{}
+	for _, k := range s.lakeKeys(t, "type=") {
+		perPartition[k[:strings.LastIndexByte(k, '/')]]++
+	}
+	for p, n := range perPartition {
+		if n != 1 {
+			t.Errorf("%s has %d files in the bucket after compaction, want 1", p, n)
+		}
+	}
+	if by, rows2, _ := s.counts(t, writer); rows2 != rows || diffCounts(by, s.want) != "" {
+		t.Errorf("after compaction: %d rows, want %d", rows2, rows)
+	}
+	if by, rows2, _ := s.counts(t, t.TempDir()); rows2 != rows || diffCounts(by, s.want) != "" {
+		t.Errorf("after compaction, from a fresh cache: %d rows, want %d", rows2, rows)
+	}
+}
+
+// A batch whose manifest part cannot be uploaded is not acknowledged: the error names the key, the
+// next run publishes it, and nothing is lost or doubled.
+func TestLakeOnS3UploadFails(t *testing.T) {
+	s := startS3Lake(t)
+	cache := t.TempDir()
+	s.proxy.DenyPut(func(key string) bool { return strings.Contains(key, "/_manifest/") })
+	code, _, errs := runCmd(t, "", s.args(cache, "ingest", "--no-detect", "s3://org-logs/AWSLogs/")...)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1: %s", code, errs)
+	}
+	for _, w := range []string{"uploading s3://lake/prod/_manifest/", ".ndjson: access denied", "s3:PutObject", "the next run publishes it"} {
+		if !strings.Contains(errs, w) {
+			t.Errorf("stderr lacks %q: %s", w, errs)
+		}
+	}
+	if by, _, _ := s.counts(t, t.TempDir()); len(by) != 0 {
+		t.Errorf("a batch without its part is visible: %v", by)
+	}
+	s.proxy.Clear()
+	code, _, errs = runCmd(t, "", s.args(cache, "ingest", "--no-detect", "s3://org-logs/AWSLogs/")...)
+	if code != 0 || !strings.Contains(errs, fmt.Sprintf("0 objects ingested (%d already in the lake, skipped)", len(s.objs))) {
+		t.Errorf("second run: exit %d: %s", code, errs)
+	}
+	by, rows, distinct := s.counts(t, t.TempDir())
+	if d := diffCounts(by, s.want); d != "" || rows != distinct {
+		t.Errorf("after the second run (%d rows, %d distinct):\n%s", rows, distinct, d)
+	}
+}
+
+// TestLakeOnS3Kill kills `ramen ingest` (SIGKILL) as it uploads a batch's manifest part, after the
+// batch is committed in the cache and its files are in the store: the next run finishes the
+// publication, with nothing lost or doubled, and a fresh cache never sees the half-published batch.
+func TestLakeOnS3Kill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	bin := buildRamen(t)
+	s := startS3Lake(t)
+	cache := t.TempDir()
+	cmd := exec.Command(bin, s.args(cache, "ingest", "-q", "--no-detect", "s3://org-logs/AWSLogs/")...)
+	cmd.Env = append(os.Environ(), "CI=true")
+	var once sync.Once
+	killed := make(chan struct{})
+	s.proxy.DenyPut(func(key string) bool { return strings.Contains(key, "/_manifest/") })
+	s.proxy.OnPut(func(key string) {
+		if strings.Contains(key, "/_manifest/") {
+			once.Do(func() { cmd.Process.Kill(); close(killed) })
+		}
+	})
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	select {
+	case <-killed:
+	default:
+		t.Fatalf("the run ended (%v) without uploading a manifest part", err)
+	}
+	s.proxy.Clear()
+	if n := len(s.lakeKeys(t, "type=")); n == 0 {
+		t.Fatal("no file uploaded before the part")
+	}
+	if by, _, _ := s.counts(t, t.TempDir()); len(by) != 0 {
+		t.Errorf("files without their part are visible: %v", by)
+	}
+	// The cache has the batch committed: the next run publishes it and ingests nothing again.
+	out, err := exec.Command(bin, s.args(cache, "ingest", "--no-detect", "s3://org-logs/AWSLogs/")...).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), fmt.Sprintf("0 objects ingested (%d already in the lake, skipped)", len(s.objs))) {
+		t.Fatalf("run after the kill: %v: %s", err, out)
+	}
+	by, rows, distinct := s.counts(t, t.TempDir())
+	if d := diffCounts(by, s.want); d != "" || rows != distinct {
+		t.Errorf("after the kill and a run (%d rows, %d distinct):\n%s", rows, distinct, d)
+	}
+	if parts := s.lakeKeys(t, "_manifest/"); len(parts) != 1 {
+		t.Errorf("manifest parts %v, want the one batch", parts)
+	}
+}
+
+// The S3 locations are listed ahead when progress is drawn, so that it has a total; the run then
+// uses that listing instead of listing again.
+func TestIngestS3ProgressTotal(t *testing.T) {
+	s := startS3Lake(t)
+	c, err := s3.New(context.Background(), s3.Options{Endpoint: s.proxy.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := s3.ParseURL("s3://org-logs/AWSLogs/")
+	srcs := []source{{s3: &u}}
+	var drawn strings.Builder
+	total, err := prelist(context.Background(), c, srcs, &lockedWriter{w: &drawn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int64
+	for _, b := range s.objs {
+		want += int64(len(b))
+	}
+	if total != want {
+		t.Errorf("listed %s, want %s", progress.Bytes(total), progress.Bytes(want))
+	}
+	n := 0
+	for _, p := range srcs[0].listed {
+		n += len(p)
+	}
+	if n != len(s.objs) {
+		t.Errorf("kept %d objects of the listing, want %d", n, len(s.objs))
+	}
+	lists := s.proxy.Lists()
+	data := t.TempDir()
+	l, err := lake.Open(lakeDir(data), lake.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	opt := ingestOptions{s3: c, spool: filepath.Join(data, "spool"), downloads: 2}
+	os.MkdirAll(opt.spool, 0o755)
+	st, err := ingestSources(context.Background(), l, srcs, total, opt)
+	if err != nil || st.objects != len(s.objs) {
+		t.Fatalf("ingest from the kept listing: %d objects, %v", st.objects, err)
+	}
+	if s.proxy.Lists() != lists {
+		t.Error("the run listed the location again")
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
