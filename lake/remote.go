@@ -125,7 +125,7 @@ func (r *remote) begin() error {
 		return err
 	}
 	r.known = map[string]StoreObject{}
-	good := 0
+	good, lines := 0, 0
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
@@ -142,7 +142,21 @@ func (r *remote) begin() error {
 			r.known[k.Key] = StoreObject{Key: k.Key, Size: k.Size, ETag: k.ETag}
 		}
 		good += i + 1
+		lines++
 		data = data[i+1:]
+	}
+	if lines > 2*len(r.known)+1024 {
+		// Mostly lines of keys since gone or downloaded again: write what is known afresh.
+		if err := r.rewriteKnown(path); err != nil {
+			r.end()
+			return err
+		}
+		fi, err := os.Stat(path)
+		if err != nil {
+			r.end()
+			return err
+		}
+		good = int(fi.Size())
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
 	if err == nil {
@@ -160,6 +174,32 @@ func (r *remote) begin() error {
 	}
 	r.log = f
 	return nil
+}
+
+// rewriteKnown replaces the record of published keys by one line per key known, atomically.
+func (r *remote) rewriteKnown(path string) error {
+	keys := make([]string, 0, len(r.known))
+	for k := range r.known {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var b bytes.Buffer
+	for _, k := range keys {
+		o := r.known[k]
+		j, err := json.Marshal(knownLine{Key: o.Key, Size: o.Size, ETag: o.ETag})
+		if err != nil {
+			return err
+		}
+		b.Write(j)
+		b.WriteByte('\n')
+	}
+	if err := writeSynced(path+".tmp", b.Bytes()); err != nil {
+		return err
+	}
+	if err := os.Rename(path+".tmp", path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
 }
 
 func (r *remote) end() {

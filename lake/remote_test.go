@@ -329,3 +329,68 @@ func TestRemoteReplacedFilesAreInvisible(t *testing.T) {
 		t.Errorf("after a writer's Open, the store has %v", got)
 	}
 }
+
+// The record of published keys is append-only; once it is mostly stale lines it is written afresh,
+// keeping what is known.
+func TestRemoteKnownRecordIsRewritten(t *testing.T) {
+	r, err := openRemote(t.TempDir(), newMemStore())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := 0; i < 3000; i++ {
+		fmt.Fprintf(&b, `{"key":"type=t/date=2026-03-01/hour=00/x_%d.parquet","size":1,"etag":"e"}`+"\n", i)
+		if i%10 != 0 {
+			fmt.Fprintf(&b, `{"key":"type=t/date=2026-03-01/hour=00/x_%d.parquet","gone":true}`+"\n", i)
+		}
+	}
+	b.WriteString(`{"key":"torn`) // a crash in the middle of an append
+	path := filepath.Join(r.dir, "known.ndjson")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.begin(); err != nil {
+		t.Fatal(err)
+	}
+	if len(r.known) != 300 {
+		t.Errorf("%d keys known, want 300", len(r.known))
+	}
+	if err := r.record(knownLine{Key: "_manifest/b.ndjson", Size: 2, ETag: "f"}); err != nil {
+		t.Fatal(err)
+	}
+	r.end()
+	data, _ := os.ReadFile(path)
+	if n := strings.Count(string(data), "\n"); n != 301 {
+		t.Errorf("record has %d lines after the rewrite and one append, want 301", n)
+	}
+	if err := r.begin(); err != nil {
+		t.Fatal(err)
+	}
+	defer r.end()
+	if _, ok := r.known["_manifest/b.ndjson"]; !ok || len(r.known) != 301 {
+		t.Errorf("after reopening: %d keys known", len(r.known))
+	}
+}
+
+// BenchmarkPublishNothingPending is what every commit of an ingest into a lake on S3 pays beyond
+// uploading its own batch: finding what is pending in a cache of a month of hourly partitions of two
+// types (1,440 files), with nothing pending.
+func BenchmarkPublishNothingPending(b *testing.B) {
+	l, err := Open(b.TempDir(), Options{Remote: newMemStore()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	ingest(b, l, "ct", synthEvents("cloudtrail", start, 30*24*time.Hour, 1440, 1), nil)
+	ingest(b, l, "vpc", synthEvents("vpcflow", start, 30*24*time.Hour, 1440, 2), nil)
+	ctx := context.Background()
+	if _, err := l.Publish(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if st, err := l.Publish(ctx); err != nil || st.Files != 0 {
+			b.Fatal(st, err)
+		}
+	}
+}
