@@ -226,7 +226,7 @@ type QueryError struct {
 }
 
 func (e *QueryError) Error() string {
-	msg := e.Err.Error()
+	msg := clipMessage(e.Err.Error())
 	if h := hint(msg); h != "" {
 		msg += "\nhint: " + h
 	}
@@ -241,6 +241,9 @@ func hint(msg string) string {
 		return "the views are named after the log types with data in the lake (see 'ramen query \"SHOW TABLES\"'), plus events and rejected"
 	case strings.Contains(msg, `syntax error at or near "@"`):
 		return `quote the time column: "@timestamp"`
+	case strings.Contains(msg, "Parquet") && (strings.Contains(msg, "not valid UTF8") || strings.Contains(msg, "Decompression failure")),
+		strings.Contains(msg, "No magic bytes found"), strings.Contains(msg, "Corrupt"), strings.Contains(msg, "corrupt"):
+		return "a file of the lake is damaged: 'ramen lake check --full' finds it, '--repair' moves it aside and says which objects to ingest again"
 	case strings.Contains(msg, "Referenced column") && strings.Contains(msg, "not found"),
 		strings.Contains(msg, "Referenced table") && strings.Contains(msg, "not found"):
 		return "ECS fields are nested columns (source.ip, event.action, user.name), present in a view only when its events have them; 'DESCRIBE <view>' lists them"
