@@ -35,6 +35,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -92,9 +93,6 @@ type compactionRecord struct {
 	Output   string   `json:"output"`   // relative to the root
 	Replaced []string `json:"replaced"` // relative to the root
 }
-
-// publishHook lets tests stop a publication before the upload of a key, as a crash would.
-var publishHook func(key string) error
 
 func openRemote(root string, s Store) (*remote, error) {
 	r := &remote{store: s, dir: filepath.Join(root, "_remote")}
@@ -355,12 +353,12 @@ func (l *Lake) Publish(ctx context.Context) (PublishStats, error) {
 		_, published := r.known[partKey(id)]
 		published = published && p.comp == nil
 		slices.Sort(p.files)
+		up, err := r.putAll(ctx, l.root, p.files)
+		if err != nil {
+			return st, fmt.Errorf("publishing batch %s: %w", id, err)
+		}
 		var recs []knownLine
-		for _, key := range p.files {
-			o, err := r.put(ctx, key, filepath.Join(l.root, filepath.FromSlash(key)))
-			if err != nil {
-				return st, fmt.Errorf("publishing batch %s: %w", id, err)
-			}
+		for _, o := range up {
 			recs = append(recs, knownLine{Key: o.Key, Size: o.Size, ETag: o.ETag})
 			st.Files++
 			st.Bytes += o.Size
@@ -422,13 +420,49 @@ func (l *Lake) Publish(ctx context.Context) (PublishStats, error) {
 	return st, nil
 }
 
-// put uploads one file.
-func (r *remote) put(ctx context.Context, key, path string) (StoreObject, error) {
-	if publishHook != nil {
-		if err := publishHook(key); err != nil {
-			return StoreObject{}, err
+// uploads is how many files of a batch are uploaded at once: a PUT waits tens of milliseconds for S3
+// whatever its size, and a batch has a file per hour partition it touches.
+const uploads = 8
+
+// putAll uploads files of the root (keys), up to uploads at once, and returns them in keys' order; the
+// error is that of the first key (in order) that failed.
+func (r *remote) putAll(ctx context.Context, root string, keys []string) ([]StoreObject, error) {
+	out := make([]StoreObject, len(keys))
+	errs := make([]error, len(keys))
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, uploads)
+	var wg sync.WaitGroup
+	for i, key := range keys {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if errs[i] = ctx.Err(); errs[i] != nil {
+				return
+			}
+			out[i], errs[i] = r.put(ctx, key, filepath.Join(root, filepath.FromSlash(key)))
+			if errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	// The first real failure, not the cancellations it caused.
+	var first error
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return nil, err
+		}
+		if first == nil {
+			first = err
 		}
 	}
+	return out, first
+}
+
+// put uploads one file.
+func (r *remote) put(ctx context.Context, key, path string) (StoreObject, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return StoreObject{}, err

@@ -351,4 +351,21 @@ func BenchmarkIngestS3(b *testing.B) {
 			b.ReportMetric(float64(len(objs))*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
 		})
 	}
+	// The same, into a lake on the same MinIO: what publishing (the uploads, the manifest part)
+	// adds. Each run is a new prefix and a new cache.
+	srv.CreateBucket(b, "bench-lake")
+	b.Run("downloads=8/lake=s3", func(b *testing.B) {
+		b.SetBytes(size)
+		i := 0
+		for b.Loop() {
+			i++
+			var errb bytes.Buffer
+			args := []string{"ingest", "-q", "--data", fmt.Sprintf("s3://bench-lake/run%d", i), "--cache", b.TempDir(), "--endpoint", srv.Endpoint, "s3://bench/AWSLogs/"}
+			if code := run(context.Background(), args, strings.NewReader(""), io.Discard, &errb); code != 0 {
+				b.Fatalf("exit %d: %s", code, errb.String())
+			}
+		}
+		b.ReportMetric(float64(events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(float64(len(objs))*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
+	})
 }
