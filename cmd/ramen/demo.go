@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -119,7 +120,8 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	if err != nil {
 		return fmt.Errorf("writing the alerts to the lake: %w", err)
 	}
-	fmt.Fprintf(stdout, "detected %d alerts with %d rules and %d correlations over %s events", len(det.alerts), det.rules, det.corrs, thousands(det.events))
+	fmt.Fprintf(stdout, "detected %d alerts (%d matches folded by rule and hour) with %d rules and %d correlations over %s events",
+		len(det.alerts), det.raised, det.rules, det.corrs, thousands(det.events))
 	if written {
 		fmt.Fprintf(stdout, "; stored in the lake as type 'alerts'")
 	}
@@ -190,7 +192,8 @@ type demoDetector struct {
 	truth    *gen.Truth
 	marks    map[string]map[int64]string // object -> offset -> scenario
 	scenOf   map[string]string           // event id -> scenario
-	alerts   []*alert.Alert
+	alerts   []*alert.Alert // folded
+	raised   int            // alerts before folding
 	events   int
 	rejected int
 }
@@ -286,6 +289,15 @@ func (d *demoDetector) run(ctx context.Context, objects []object) error {
 		d.events += len(evs)
 	}
 	d.alerts = append(d.alerts, det.Flush()...)
+	// Repeats are folded as ingest folds them (the same rule and group within an hour is one alert
+	// with a count), so the summary shows what an analyst would be handed, not every matching flow.
+	d.raised = len(d.alerts)
+	slices.SortStableFunc(d.alerts, func(a, b *alert.Alert) int { return a.FirstSeen.Compare(b.FirstSeen) })
+	agg := alert.NewAggregator(alert.DefaultWindow)
+	for _, a := range d.alerts {
+		agg.Add(a)
+	}
+	d.alerts = agg.Updated()
 	return nil
 }
 
