@@ -192,8 +192,8 @@ type demoDetector struct {
 	truth    *gen.Truth
 	marks    map[string]map[int64]string // object -> offset -> scenario
 	scenOf   map[string]string           // event id -> scenario
-	alerts   []*alert.Alert // folded
-	raised   int            // alerts before folding
+	alerts   []*alert.Alert              // folded
+	raised   int                         // alerts before folding
 	events   int
 	rejected int
 }
