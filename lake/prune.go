@@ -193,10 +193,15 @@ func (l *Lake) Prune(ctx context.Context, opt PruneOptions) (st PruneStats, err 
 			}
 			// The rename is the deletion as far as readers are concerned; _staging is emptied at
 			// the next Open should the RemoveAll below be cut short.
-			if err := os.Rename(filepath.Join(l.root, k), filepath.Join(trash, k)); err != nil && !(l.remote != nil && os.IsNotExist(err)) {
-				return st, err
-			}
-			if err := syncDir(filepath.Join(l.root, "type="+pp.Type)); err != nil {
+			err := os.Rename(filepath.Join(l.root, k), filepath.Join(trash, k))
+			switch {
+			case err == nil:
+				if err := syncDir(filepath.Join(l.root, "type="+pp.Type)); err != nil {
+					return st, err
+				}
+			case l.remote != nil && os.IsNotExist(err):
+				// A day of a lake on S3 that the cache never pulled: only the store has it.
+			default:
 				return st, err
 			}
 			if err := os.RemoveAll(filepath.Join(trash, k)); err != nil {

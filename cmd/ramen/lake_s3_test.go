@@ -178,6 +178,22 @@ func TestLakeOnS3(t *testing.T) {
 	if by, rows2, _ := s.counts(t, t.TempDir()); rows2 != rows || diffCounts(by, s.want) != "" {
 		t.Errorf("after compaction, from a fresh cache: %d rows, want %d", rows2, rows)
 	}
+
+	// Retention from a fresh cache, which has none of the days: the bucket says which there are.
+	code, out, errs = runCmd(t, "", s.args(t.TempDir(), "lake prune", "--older-than", "30d", "--dry-run")...)
+	if code != 0 || !strings.Contains(out, "would delete 5 partitions (days)") || len(s.lakeKeys(t, "type=")) == 0 {
+		t.Fatalf("prune --dry-run: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = runCmd(t, "", s.args(t.TempDir(), "lake prune", "--older-than", "30d")...)
+	if code != 0 || !strings.Contains(out, "deleted 5 partitions (days)") {
+		t.Fatalf("prune: exit %d\n%s%s", code, out, errs)
+	}
+	if keys := s.lakeKeys(t, "type="); len(keys) != 0 {
+		t.Errorf("after prune the bucket has %v", keys)
+	}
+	if by, _, _ := s.counts(t, writer); len(by) != 0 {
+		t.Errorf("after prune, the writer's cache still shows %v", by)
+	}
 }
 
 // A batch whose manifest part cannot be uploaded is not acknowledged: the error names the key, the
