@@ -420,8 +420,9 @@ func (l *Lake) Publish(ctx context.Context) (PublishStats, error) {
 	return st, nil
 }
 
-// uploads is how many files of a batch are uploaded at once: a PUT waits tens of milliseconds for S3
-// whatever its size, and a batch has a file per hour partition it touches.
+// uploads is how many files of a batch are uploaded (or manifest parts downloaded) at once: a request
+// waits tens of milliseconds for S3 whatever its size, and a batch has a file per hour partition it
+// touches.
 const uploads = 8
 
 // putAll uploads files of the root (keys), up to uploads at once, and returns them in keys' order; the
@@ -522,12 +523,25 @@ func (l *Lake) list(ctx context.Context) (*listing, error) {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	for _, id := range ids {
-		lines, err := l.part(ctx, ls.parts[id])
-		if err != nil {
-			return nil, err
+	// A fresh cache reads every part once: several at a time, as a GET mostly waits.
+	lines := make([][]partLine, len(ids))
+	errs := make([]error, len(ids))
+	sem := make(chan struct{}, uploads)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			lines[i], errs[i] = l.part(ctx, ls.parts[id])
+		}()
+	}
+	wg.Wait()
+	for i := range ids {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		for _, pl := range lines {
+		for _, pl := range lines[i] {
 			if pl.Replaces != "" {
 				replaced[pl.Replaces] = true
 			}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,6 +136,11 @@ func TestLakeOnS3(t *testing.T) {
 	code, out, errs = runCmd(t, "", s.args(fresh, "lake stats")...)
 	if code != 0 || !strings.Contains(out, "cloudtrail") || !strings.Contains(out, "vpcflow") {
 		t.Errorf("lake stats from a fresh cache: exit %d\n%s%s", code, out, errs)
+	}
+
+	code, _, errs = runCmd(t, "", s.args(t.TempDir(), "hunt", "--since", "1000d", "--format", "ndjson")...)
+	if code != 0 || !regexp.MustCompile(`^[1-9]\d* events of [1-9] types`).MatchString(errs) {
+		t.Errorf("hunt from a fresh cache: exit %d: %s", code, errs)
 	}
 
 	// Ingesting again, from the writer's cache or a fresh one, adds nothing and uploads nothing.
