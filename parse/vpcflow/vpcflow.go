@@ -36,9 +36,9 @@
 //
 // Speed: the hot path takes one string of the line (event.original) and substrings of it for every
 // field, parses numbers and addresses on those substrings, and uses static tables for protocol names,
-// TCP flag lists and category lists: no maps, regexps or fmt per record. An event of the default
-// format is one allocation (the Event, its fields and its related.ip list share a block): at 72 bytes
-// a field, writing the event's memory is most of the cost.
+// TCP flag lists and category lists: no maps, regexps or fmt per record. The Event, its fields and
+// its related.ip list come from chunks shared by many events (parse/internal/slab), so that a record
+// costs two allocations of its own: the line's string and the id.
 package vpcflow
 
 import (
@@ -55,6 +55,7 @@ import (
 
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
+	"github.com/ramen-siem/ramen/parse/internal/slab"
 )
 
 // Name is the log type's name.
@@ -235,6 +236,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		toks    [maxFields]string
 		records int
 		headers int
+		sl      slab.Slab // the memory of this object's events
 	)
 	for {
 		ok, tooLong := lines.Next()
@@ -301,7 +303,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			}
 			cols, size = l.cols, l.size
 		}
-		e, reason, err := build(line, f, cols, size)
+		e, reason, err := build(&sl, line, f, cols, size)
 		if err != nil {
 			in.Reject(num, 0, off, reason, fmt.Errorf("line %d: %w", num, err), b)
 			continue
@@ -349,20 +351,9 @@ func (e *fieldError) Error() string {
 
 // build maps one record: f are its fields (substrings of line), cols their meaning, size the most
 // fields the event can get (see sizeOf).
-func build(line string, f []string, cols []column, size int) (*event.Event, string, error) {
-	// An event of up to blockFields fields (every default-format record) is one allocation: the
-	// Event, its field slice and its related.ip list share a block. Larger ones take three.
-	var (
-		blk *block
-		fs  fields
-		ips []string
-	)
-	if size <= blockFields {
-		blk = new(block)
-		fs.f, ips = blk.fields[:], blk.ips[:0]
-	} else {
-		fs.f = make([]event.Field, size+emitFields)
-	}
+func build(sl *slab.Slab, line string, f []string, cols []column, size int) (*event.Event, string, error) {
+	fs := fields{f: sl.Fields(size + emitFields)}
+	fs.f = fs.f[:cap(fs.f)]
 	var ts time.Time
 	var (
 		src, dst, pktSrc, pktDst string
@@ -499,27 +490,16 @@ func build(line string, f []string, cols []column, size int) (*event.Event, stri
 	if family != "" {
 		fs.add("network.type", event.String(family))
 	}
-	if ips = related(ips, src, dst, pktSrc, pktDst); len(ips) > 0 {
-		fs.add("related.ip", event.Strings(ips...))
+	if ips := related(src, dst, pktSrc, pktDst); len(ips) > 0 {
+		l := sl.Strings(len(ips))
+		for _, ip := range ips {
+			l = append(l, ip)
+		}
+		fs.add("related.ip", event.Strings(l...))
 	}
-	var e *event.Event
-	if blk != nil {
-		e = &blk.e
-	} else {
-		e = new(event.Event)
-	}
+	e := sl.Event()
 	e.Type, e.Original, e.Timestamp, e.Fields = Name, line, ts, fs.f[:fs.n]
 	return e, "", nil
-}
-
-// blockFields is the most fields of an event built in a block: those of the default format.
-const blockFields = 27
-
-// block is the memory of one event of up to blockFields fields.
-type block struct {
-	e      event.Event
-	fields [blockFields + emitFields]event.Field
-	ips    [4]string
 }
 
 // emitFields is how many fields parse.Input.Emit may add.
@@ -533,7 +513,11 @@ type fields struct {
 }
 
 func (f *fields) add(k string, v event.Value) {
-	f.f[f.n] = event.Field{Key: k, Value: v}
+	// Two stores, not one of a Field: a Field (40 bytes) is too big for the compiler to store word by
+	// word, and while the collector marks, storing it whole takes runtime.wbMove's bulk barrier.
+	p := &f.f[f.n]
+	p.Key = k
+	p.Value = v
 	f.n++
 }
 
@@ -558,10 +542,11 @@ func atoi(s string, max uint64) (uint64, bool) {
 // "time" is junk.
 const maxUnix = 1<<63/1_000_000_000 - 1
 
-// related appends to out the distinct addresses of a record: source and destination, then the
+// related returns the distinct addresses of a record: source and destination, then the
 // packet-level ones when they differ (the original client behind a NAT gateway or a transit gateway
 // interface).
-func related(out []string, a ...string) []string {
+func related(a ...string) []string {
+	out := make([]string, 0, len(a)) // on the stack: the caller copies what it keeps
 	for i, s := range a {
 		if s != "" && !seenBefore(a[:i], s) {
 			out = append(out, s)

@@ -210,9 +210,42 @@ func BenchmarkParse(b *testing.B) {
 	parsetest.Bench(b, Name, data)
 }
 
-// TestBlockSize keeps the one-allocation block in step with the default format's fields.
-func TestBlockSize(t *testing.T) {
-	if got := headerlessLayout(14).size; got != blockFields {
-		t.Errorf("the default format builds up to %d fields, blockFields is %d", got, blockFields)
+// TestEventsApart checks that the events of one object, whose memory comes from shared chunks, do
+// not share fields: what Emit and later stages add to one event must not show up in another.
+func TestEventsApart(t *testing.T) {
+	var sb strings.Builder
+	for i := 0; i < 300; i++ { // several chunks
+		sb.WriteString("2 111122223333 eni-1 10.0.0." + strconv.Itoa(i%250+1) + " 10.1.0.1 1 2 6 1 1 1700000000 1700000001 ACCEPT OK\n")
+	}
+	evs, rejs, _ := parsetest.Run(t, Name, "AWSLogs/111122223333/vpcflowlogs/eu-west-1/2024/01/02/f.log", []byte(sb.String()), 0)
+	if len(rejs) > 0 || len(evs) != 300 {
+		t.Fatalf("events %d, rejects %v", len(evs), rejs)
+	}
+	want := len(evs[1].Fields)
+	for i, e := range evs {
+		e.Add("x.extra."+strconv.Itoa(i), event.Int(int64(i))) // may fit in the event's spare room
+		e.Add("x.more", event.Int(1))                          // beyond it: must reallocate, not spill
+	}
+	seen := map[*event.Event]bool{}
+	for i, e := range evs {
+		if seen[e] {
+			t.Fatalf("event %d is also an earlier one", i)
+		}
+		seen[e] = true
+		if len(e.Fields) != want+2 {
+			t.Fatalf("event %d has %d fields, want %d", i, len(e.Fields), want+2)
+		}
+		if v, ok := e.Get("x.extra." + strconv.Itoa(i)); !ok || v.Int() != int64(i) {
+			t.Errorf("event %d lost its own extra field", i)
+		}
+		if _, ok := e.Get("x.extra." + strconv.Itoa((i+1)%len(evs))); ok {
+			t.Errorf("event %d has its neighbour's extra field", i)
+		}
+		if v, _ := e.Get("source.ip"); v.Str() != "10.0.0."+strconv.Itoa(i%250+1) {
+			t.Errorf("event %d: source.ip %q, overwritten", i, v.Str())
+		}
+		if v, _ := e.Get("related.ip"); len(v.List()) != 2 || v.List()[0] != "10.0.0."+strconv.Itoa(i%250+1) {
+			t.Errorf("event %d: related.ip %v, overwritten", i, v.List())
+		}
 	}
 }

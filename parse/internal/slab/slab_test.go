@@ -1,0 +1,121 @@
+package slab
+
+import (
+	"testing"
+	"unsafe"
+
+	"github.com/ramen-siem/ramen/event"
+)
+
+// TestApart checks what a parser relies on: every Event is new and zero, and the slices have exactly
+// the room asked for and share no element with any other, so that appending to one event's fields
+// never writes into another's, over several chunks and for requests of every size.
+func TestApart(t *testing.T) {
+	var s Slab
+	type span struct{ lo, hi uintptr }
+	var fields, strs []span
+	var keep [][]event.Field // so that no slice is freed and its memory handed out again
+	var keepS [][]string
+	events := map[*event.Event]bool{}
+	overlaps := func(l []span, x span) bool {
+		for _, y := range l {
+			if x.lo < y.hi && y.lo < x.hi {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; i < 2000; i++ {
+		e := s.Event()
+		if events[e] {
+			t.Fatalf("event %d handed out twice", i)
+		}
+		events[e] = true
+		if e.ID != "" || e.Fields != nil || e.Original != "" || !e.Timestamp.IsZero() {
+			t.Fatalf("event %d is not zero: %+v", i, e)
+		}
+		e.Original = "taken" // so that it is not zero if it were handed out again
+		n := []int{0, 1, 33, 5, 64, 2, 1000}[i%7]
+		f := s.Fields(n)
+		if len(f) != 0 || cap(f) != n {
+			t.Fatalf("Fields(%d): len %d cap %d", n, len(f), cap(f))
+		}
+		f = f[:n]
+		for j := range f {
+			if f[j].Key != "" || !f[j].Value.IsNull() {
+				t.Fatalf("Fields(%d) is not zero", n)
+			}
+		}
+		if n > 0 {
+			sp := span{uintptr(unsafe.Pointer(&f[0])), uintptr(unsafe.Pointer(&f[n-1])) + 1}
+			if overlaps(fields, sp) {
+				t.Fatalf("Fields(%d) #%d overlaps an earlier slice", n, i)
+			}
+			fields = append(fields, sp)
+			keep = append(keep, f)
+		}
+		k := []int{2, 0, 4, 1, 100}[i%5]
+		l := s.Strings(k)
+		if len(l) != 0 || cap(l) != k {
+			t.Fatalf("Strings(%d): len %d cap %d", k, len(l), cap(l))
+		}
+		if k > 0 {
+			l = l[:k]
+			sp := span{uintptr(unsafe.Pointer(&l[0])), uintptr(unsafe.Pointer(&l[k-1])) + 1}
+			if overlaps(strs, sp) {
+				t.Fatalf("Strings(%d) #%d overlaps an earlier slice", k, i)
+			}
+			strs = append(strs, sp)
+			keepS = append(keepS, l)
+		}
+	}
+}
+
+// TestAppendBeyond checks that appending past the room asked for moves the slice instead of writing
+// into the next one handed out.
+func TestAppendBeyond(t *testing.T) {
+	var s Slab
+	a := s.Fields(2)
+	b := s.Fields(2)[:2]
+	b[0].Key, b[1].Key = "b0", "b1"
+	a = append(a, event.Field{Key: "a0"}, event.Field{Key: "a1"}, event.Field{Key: "a2"})
+	if b[0].Key != "b0" || b[1].Key != "b1" || a[2].Key != "a2" {
+		t.Fatalf("append past the room wrote into the next slice: a %v, b %v", a, b)
+	}
+	x := s.Strings(1)
+	y := s.Strings(1)[:1]
+	y[0] = "y"
+	x = append(x, "x0", "x1")
+	if y[0] != "y" || x[1] != "x1" {
+		t.Fatalf("append past the room wrote into the next list: x %v, y %v", x, y)
+	}
+}
+
+// TestChunkGrowth checks that a small object takes a small chunk and a large one reaches the
+// largest: the memory one retained event can pin is bounded.
+func TestChunkGrowth(t *testing.T) {
+	var s Slab
+	s.Event()
+	if len(s.events) != firstEvents {
+		t.Fatalf("first chunk of %d events, want %d", len(s.events), firstEvents)
+	}
+	for i := 0; i < 100*maxEvents; i++ {
+		s.Event()
+	}
+	if len(s.events) != maxEvents {
+		t.Fatalf("chunk of %d events after many, want %d", len(s.events), maxEvents)
+	}
+	s.Fields(1)
+	if len(s.fields) != maxEvents*fieldsPerEvent {
+		t.Fatalf("field chunk of %d, want %d", len(s.fields), maxEvents*fieldsPerEvent)
+	}
+}
+
+func BenchmarkEvent(b *testing.B) {
+	b.ReportAllocs()
+	var s Slab
+	for i := 0; i < b.N; i++ {
+		e := s.Event()
+		e.Fields = s.Fields(33)
+	}
+}
