@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,7 +12,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ramen-siem/ramen/lake"
 	"github.com/ramen-siem/ramen/progress"
@@ -337,4 +340,64 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestLakeOnS3SurvivesKill kills `ramen ingest` into a lake on S3 at random moments, again and again
+// (during parsing, local commits, uploads of files and of manifest parts), and checks after each kill
+// that a fresh cache sees no event twice, and that the run after the last kill, on the same cache,
+// ends with every event exactly once.
+func TestLakeOnS3SurvivesKill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs it many times")
+	}
+	bin := buildRamen(t)
+	s := startS3Lake(t)
+	corpus, cache := t.TempDir(), t.TempDir()
+	total := writeCorpus(t, corpus, 12, 3000)
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewPCG(uint64(seed), 11))
+	fresh := func() (rows, distinct int) {
+		code, out, errs := runCmd(t, "", s.args(t.TempDir(), "query", "--format", "csv", "SELECT count(*), count(DISTINCT _id) FROM cloudtrail")...)
+		if code == 1 && strings.Contains(errs, "does not exist") {
+			return 0, 0
+		}
+		if code != 0 {
+			t.Fatalf("query from a fresh cache: exit %d: %s", code, errs)
+		}
+		fmt.Sscanf(strings.Split(strings.TrimSpace(out), "\n")[1], "%d,%d", &rows, &distinct)
+		return rows, distinct
+	}
+	kills := 0
+	for i := 0; i < 6; i++ {
+		cmd := exec.Command(bin, s.args(cache, "ingest", "-q", "--no-detect", "--batch-mb", "2", corpus)...)
+		cmd.Env = append(os.Environ(), "CI=true")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case <-done:
+		case <-time.After(time.Duration(50+rng.IntN(1500)) * time.Millisecond):
+			cmd.Process.Signal(syscall.SIGKILL)
+			<-done
+			kills++
+		}
+		if rows, distinct := fresh(); rows != distinct || rows > total {
+			t.Fatalf("after kill %d: %d rows, %d distinct ids (of %d events)", i, rows, distinct, total)
+		}
+	}
+	out, err := exec.Command(bin, s.args(cache, "ingest", "--no-detect", corpus)...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("final ingest: %v\n%s", err, out)
+	}
+	t.Logf("%d kills; final run: %s", kills, strings.TrimSpace(string(out)))
+	if rows, distinct := fresh(); rows != total || distinct != total {
+		t.Fatalf("final lake: %d rows, %d distinct, want %d", rows, distinct, total)
+	}
+	out, _ = exec.Command(bin, s.args(t.TempDir(), "ingest", "--no-detect", corpus)...).CombinedOutput()
+	if !strings.Contains(string(out), "0 objects ingested (12 already in the lake") {
+		t.Errorf("re-ingest from a fresh cache: %s", out)
+	}
 }
