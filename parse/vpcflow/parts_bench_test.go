@@ -16,10 +16,11 @@ func BenchmarkBuild(b *testing.B) {
 	line := []byte(benchLine)
 	b.ReportAllocs()
 	var toks [maxFields]string
+	var sp [maxFields]span
 	var sl slab.Slab // as for one object of b.N records
 	for i := 0; i < b.N; i++ {
 		s := string(line)
-		n := split(s, toks[:])
+		n := split(s, sp[:], toks[:])
 		if _, _, err := build(&sl, s, toks[:n], l.cols, l.size); err != nil {
 			b.Fatal(err)
 		}

@@ -7,32 +7,42 @@
 // the new object while the collector runs, setting its pointer bitmap) was a fifth of the parse.
 // A chunk of many events pays those costs once.
 //
-// The price is retention: the events of one chunk are freed together, when none of them is referenced
-// any more. Events flow through ramen in batches (a batch for the lake, a chunk for detection), so
-// they die together anyway; a consumer that keeps single events for long (none does) should copy
-// what it keeps. The text an event's fields point to (its Original) is not handed out from here but
-// stays one allocation per record: detectors keep substrings of it (group-by values), and a substring
-// must pin its own record, not a chunk of other records' text.
+// The price is retention: the events of one chunk (up to a hundred) are freed together, when none
+// of them is referenced any more. Events flow through ramen in batches (a batch for the lake, a
+// chunk for detection), so they die together anyway; a consumer that keeps single events for long
+// (none does) should copy what it keeps. The text an event's fields point to (its Original) is not
+// handed out from here but stays one allocation per record: detectors keep substrings of it
+// (group-by values), and a substring must pin its own record, not a chunk of other records' text.
 //
 // A Slab is used by one goroutine, for one object; its zero value is ready to use.
 package slab
 
-import "github.com/ramen-siem/ramen/event"
+import (
+	"unsafe"
 
-// The chunk sizes. The first chunk of an object holds firstEvents events' worth, each next one
-// twice as many up to maxEvents, so a small object wastes little and a large one allocates rarely.
-// maxEvents events of 32 fields are about 45 kB: the most one retained event can pin. Chunks of 16
-// to 128 events parsed VPC flow logs equally fast.
+	"github.com/ramen-siem/ramen/event"
+)
+
+// The chunk sizes, in bytes. An object's first chunks are an eighth of these, each next one twice
+// as big, so that a small object wastes little. 32 kB is the largest size class: a larger chunk is a
+// large object, whose allocation (a span of its own from the page heap) cost more than the small
+// allocations it saves. A retained list can pin its chunk, which alerts may keep: that chunk is small.
 const (
-	firstEvents    = 8
-	maxEvents      = 32
-	fieldsPerEvent = 32 // chunk sizing only: an event may take more or fewer
-	stringsPerList = 4
+	eventChunk  = 16 << 10
+	fieldChunk  = 32 << 10
+	stringChunk = 2 << 10
+	growth      = 8 // eventChunk/growth is the first chunk's size
+)
+
+var (
+	eventsPerChunk  = eventChunk / int(unsafe.Sizeof(event.Event{}))
+	fieldsPerChunk  = fieldChunk / int(unsafe.Sizeof(event.Field{}))
+	stringsPerChunk = stringChunk / int(unsafe.Sizeof(""))
 )
 
 // Slab is a source of event memory. Each method returns memory no other call returns.
 type Slab struct {
-	n int // events per chunk
+	div int // the next chunks are 1/div of the full size (growth at first, then 1)
 
 	events []event.Event
 	ei     int // next free in events
@@ -42,21 +52,22 @@ type Slab struct {
 	si     int
 }
 
-// grow returns the next chunk size in events.
-func (s *Slab) grow() int {
+// size returns the length of the next chunk of a kind whose full chunk has n elements, and grows
+// the chunks that follow.
+func (s *Slab) size(n int) int {
 	switch {
-	case s.n == 0:
-		s.n = firstEvents
-	case s.n < maxEvents:
-		s.n *= 2
+	case s.div == 0:
+		s.div = growth
+	case s.div > 1:
+		s.div /= 2
 	}
-	return s.n
+	return n / s.div
 }
 
 // Event returns a new, zero Event.
 func (s *Slab) Event() *event.Event {
 	if s.ei == len(s.events) {
-		s.events, s.ei = make([]event.Event, s.grow()), 0
+		s.events, s.ei = make([]event.Event, s.size(eventsPerChunk)), 0
 	}
 	e := &s.events[s.ei]
 	s.ei++
@@ -67,11 +78,10 @@ func (s *Slab) Event() *event.Event {
 // instead of writing over another event's fields.
 func (s *Slab) Fields(n int) []event.Field {
 	if n > len(s.fields)-s.fi {
-		size := max(s.n, firstEvents) * fieldsPerEvent
-		if n > size/4 {
+		if n > fieldsPerChunk/8 {
 			return make([]event.Field, 0, n) // a rare wide event: not worth a chunk's tail
 		}
-		s.fields, s.fi = make([]event.Field, size), 0
+		s.fields, s.fi = make([]event.Field, max(s.size(fieldsPerChunk), n)), 0
 	}
 	f := s.fields[s.fi : s.fi : s.fi+n]
 	s.fi += n
@@ -82,11 +92,10 @@ func (s *Slab) Fields(n int) []event.Field {
 // (event.Strings) such as related.ip.
 func (s *Slab) Strings(n int) []string {
 	if n > len(s.strs)-s.si {
-		size := max(s.n, firstEvents) * stringsPerList
-		if n > size/4 {
+		if n > stringsPerChunk/8 {
 			return make([]string, 0, n)
 		}
-		s.strs, s.si = make([]string, size), 0
+		s.strs, s.si = make([]string, max(s.size(stringsPerChunk), n)), 0
 	}
 	l := s.strs[s.si : s.si : s.si+n]
 	s.si += n

@@ -91,23 +91,32 @@ func TestAppendBeyond(t *testing.T) {
 	}
 }
 
-// TestChunkGrowth checks that a small object takes a small chunk and a large one reaches the
-// largest: the memory one retained event can pin is bounded.
+// TestChunkGrowth checks that a small object takes small chunks and a large one the full ones, and
+// that no chunk is larger than the largest size class: the memory one retained event can pin is
+// bounded.
 func TestChunkGrowth(t *testing.T) {
 	var s Slab
 	s.Event()
-	if len(s.events) != firstEvents {
-		t.Fatalf("first chunk of %d events, want %d", len(s.events), firstEvents)
+	if len(s.events) != eventsPerChunk/growth {
+		t.Fatalf("first chunk of %d events, want %d", len(s.events), eventsPerChunk/growth)
 	}
-	for i := 0; i < 100*maxEvents; i++ {
+	for i := 0; i < 10*eventsPerChunk; i++ {
 		s.Event()
+		s.Fields(33)
+		s.Strings(2)
 	}
-	if len(s.events) != maxEvents {
-		t.Fatalf("chunk of %d events after many, want %d", len(s.events), maxEvents)
-	}
-	s.Fields(1)
-	if len(s.fields) != maxEvents*fieldsPerEvent {
-		t.Fatalf("field chunk of %d, want %d", len(s.fields), maxEvents*fieldsPerEvent)
+	for _, c := range []struct {
+		name        string
+		len, want   int
+		bytes, most uintptr
+	}{
+		{"events", len(s.events), eventsPerChunk, uintptr(len(s.events)) * unsafe.Sizeof(event.Event{}), eventChunk},
+		{"fields", len(s.fields), fieldsPerChunk, uintptr(len(s.fields)) * unsafe.Sizeof(event.Field{}), fieldChunk},
+		{"strings", len(s.strs), stringsPerChunk, uintptr(len(s.strs)) * unsafe.Sizeof(""), stringChunk},
+	} {
+		if c.len != c.want || c.bytes > c.most || c.most > 32<<10 {
+			t.Errorf("%s chunk of %d (%d bytes), want %d of at most %d", c.name, c.len, c.bytes, c.want, c.most)
+		}
 	}
 }
 
