@@ -193,8 +193,13 @@ func (l *Lake) Views(ctx context.Context, opt QueryOptions) ([]string, error) {
 }
 
 // Query runs SQL over the lake's views and returns the rows, streamed: a result larger than memory
-// is read as the caller scans it. The caller closes the rows.
+// is read as the caller scans it. The caller closes the rows. On a lake on S3 it pulls what the
+// query needs into the cache first (PullQuery).
 func (l *Lake) Query(ctx context.Context, query string, opt QueryOptions) (*sql.Rows, error) {
+	// A lake on S3: the files the query needs come into the cache first (remote.go).
+	if _, err := l.PullQuery(ctx, query, opt); err != nil {
+		return nil, err
+	}
 	if opt.Only == nil {
 		types, err := l.Types()
 		if err != nil {

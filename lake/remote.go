@@ -816,7 +816,7 @@ func (r *remote) download(ctx context.Context, o StoreObject, path string) error
 
 // PullQuery pulls what a query needs: the types its SQL mentions (every type when it mentions
 // "events" or no view at all), the days of opt's range, and the dead letters when it mentions
-// "rejected". Query then runs over the cache.
+// "rejected". Query calls it; a caller that makes views itself (Views, Scan) calls Pull first.
 func (l *Lake) PullQuery(ctx context.Context, query string, opt QueryOptions) (PullStats, error) {
 	if l.remote == nil {
 		return PullStats{}, nil

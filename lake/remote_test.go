@@ -108,11 +108,9 @@ func openRemoteLake(t *testing.T, s Store, readOnly bool) *Lake {
 	return l
 }
 
+// remoteCount is count on a lake on S3: Query pulls what it needs.
 func remoteCount(t *testing.T, l *Lake, q string) int64 {
 	t.Helper()
-	if _, err := l.PullQuery(context.Background(), q, QueryOptions{}); err != nil {
-		t.Fatal(err)
-	}
 	return count(t, l, q)
 }
 

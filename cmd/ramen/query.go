@@ -62,11 +62,6 @@ func runQuery(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	defer l.Close()
-	// A lake on S3: the files the query needs (its views, the days of --since/--until) come into
-	// the cache first.
-	if _, err := l.PullQuery(ctx, query, opt); err != nil {
-		return err
-	}
 	rows, err := l.Query(ctx, query, opt)
 	if err != nil {
 		return &exitError{code: 1, err: err}
