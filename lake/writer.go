@@ -2,16 +2,14 @@ package lake
 
 import (
 	"bufio"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ramen-siem/ramen/event"
@@ -24,31 +22,44 @@ import (
 // been added (Full says when) and at the end. Only objects whose EndObject preceded a successful
 // Commit are ingested; Abort (or a crash) forgets the rest.
 //
-// A batch is held in memory (the events themselves, not a copy) until Commit writes it: MaxBatchBytes
-// bounds that memory.
+// A batch is held in memory as columns (column.go): Add copies an event's values into them and
+// keeps nothing of the event, so the caller may drop it at once. MaxBatchBytes bounds that memory,
+// counted as what the columns really hold.
 type Appender struct {
 	l       *Lake
 	batch   string
-	rows    map[string][]row    // by log type
-	schemas map[string]*schema  // by log type
-	shapes  map[string][]*shape // by log type, most recently used first
+	types   map[string]*typeBatch
 	rej     *os.File
 	rw      *bufio.Writer
 	objects []Object
-	bytes   int64
 	events  int
 	rejects int
-	// MaxBatchBytes is the estimated memory of a batch's events at which Full reports true
-	// (default 256 MB).
+	// MaxBatchBytes is the memory of a batch's columns at which Full reports true (default 256 MB).
 	MaxBatchBytes int64
+	measured      int   // events when memory was last measured
+	memory        int64 // what the batch held then
+	// sizes of the columns of the last batch, by type and path: a column of the next batch starts
+	// with room for as many values, so that it is not copied again and again as it grows.
+	sizes map[string]map[string]colSize
 }
 
 // BatchStats describe one committed batch.
 type BatchStats struct {
 	Objects, Events, Rejected int
-	Bytes                     int64 // estimated memory of the batch's events
+	Bytes                     int64 // memory the batch's columns held
 	ParquetBytes              int64
 	Files                     int
+}
+
+// typeBatch is the columns of one log type in a batch.
+type typeBatch struct {
+	schema *schema
+	shapes []*shape // most recently used first
+	cols   []*column
+	byPath map[string]*column
+	ts     []int64 // @timestamp of each row in unix nanoseconds: the sort key
+	rows   int32
+	sizes  map[string]colSize // of the last batch's columns
 }
 
 // NewAppender starts a batch.
@@ -62,26 +73,43 @@ func (l *Lake) NewAppender() (*Appender, error) {
 }
 
 func (a *Appender) start() {
+	if a.sizes == nil {
+		a.sizes = map[string]map[string]colSize{}
+	}
+	for typ, tb := range a.types {
+		m := map[string]colSize{}
+		for _, c := range tb.cols {
+			m[c.path] = c.sizes()
+		}
+		a.sizes[typ] = m
+	}
 	a.batch = newBatchID()
-	a.rows = map[string][]row{}
-	a.schemas = map[string]*schema{}
-	a.shapes = map[string][]*shape{}
-	a.objects, a.bytes, a.events, a.rejects = nil, 0, 0, 0
+	a.types = map[string]*typeBatch{}
+	a.objects, a.events, a.rejects, a.measured, a.memory = nil, 0, 0, 0, 0
 }
 
-// Add appends an event to the batch. The event must not be modified afterwards.
+// Add appends an event to the batch. The event is not kept: its values are copied.
 func (a *Appender) Add(e *event.Event) error {
 	if e.Type == "" || strings.ContainsAny(e.Type, "/\\.=") {
 		return fmt.Errorf("event without a valid log type: %q", e.Type)
 	}
-	if e.Timestamp.IsZero() {
-		e.Timestamp = time.Now().UTC() // an event must land in some partition; parsers set it for all but the odd record
+	ts := e.Timestamp
+	if ts.IsZero() {
+		ts = time.Now().UTC() // an event must land in some partition; parsers set it for all but the odd record
+	}
+	tb := a.types[e.Type]
+	if tb == nil {
+		tb = &typeBatch{schema: newSchema(), byPath: map[string]*column{}, sizes: a.sizes[e.Type]}
+		a.types[e.Type] = tb
+	}
+	if tb.rows == math.MaxInt32 {
+		return fmt.Errorf("batch too large: commit before %d events of one type", tb.rows)
 	}
 	// The row's fields on the stack (no write barriers, no allocation): the ones every row has,
 	// then the event's.
 	var stack [80]event.Field
 	fs := append(stack[:0],
-		event.Field{Key: "@timestamp", Value: event.Time(e.Timestamp)},
+		event.Field{Key: "@timestamp", Value: event.Time(ts)},
 		event.Field{Key: "_id", Value: event.String(e.ID)},
 		event.Field{Key: "event.original", Value: event.String(e.Original)})
 	if e.NativeRoot != "" {
@@ -89,30 +117,34 @@ func (a *Appender) Add(e *event.Event) error {
 	}
 	fixed := len(fs)
 	fs = append(fs, e.Fields...)
-	sh := a.shapeOf(e.Type, fs, fixed)
-	a.rows[e.Type] = append(a.rows[e.Type], row{e, sh, e.Timestamp.UnixNano()})
-	a.bytes += int64(len(e.Original)) + int64(len(e.Fields))*48 + 160
+	sh := tb.shapeOf(fs, fixed)
+	row := tb.rows
+	sh.cols[0].addMicros(row, ts.UnixMicro())
+	for i := 1; i < len(fs); i++ {
+		sh.cols[i].add(row, fs[i].Value)
+	}
+	tb.ts = append(tb.ts, ts.UnixNano())
+	tb.rows++
 	a.events++
 	return nil
 }
 
 // shape is a recurring set of fields: the same keys with the same kinds in the same order, as most
-// records of a log type have. Its column names are worked out once.
+// records of a log type have. Its columns are looked up once.
 type shape struct {
-	fixed   int // the leading fields every row has (@timestamp, _id, event.original, ...)
-	keys    []string
-	kinds   []event.Kind
-	cols    []string // column path of each field (the key, unless the schema renamed it)
-	renamed bool
+	fixed int // the leading fields every row has (@timestamp, _id, event.original, ...)
+	keys  []string
+	kinds []event.Kind
+	cols  []*column // the column of each field
 }
 
 // maxShapes bounds the shapes remembered per type: records with ever-new field sets still work,
-// they just pay for their own sorting.
+// they just pay for their own lookups.
 const maxShapes = 16
 
 // shapeOf finds the shape of a row, adding its fields to the type's schema when it is new.
-func (a *Appender) shapeOf(typ string, fs []event.Field, fixed int) *shape {
-	shapes := a.shapes[typ]
+func (tb *typeBatch) shapeOf(fs []event.Field, fixed int) *shape {
+	shapes := tb.shapes
 	for k, sh := range shapes {
 		if sh.matches(fs) {
 			if k > 0 { // most recent first
@@ -122,26 +154,25 @@ func (a *Appender) shapeOf(typ string, fs []event.Field, fixed int) *shape {
 			return sh
 		}
 	}
-	sc := a.schemas[typ]
-	if sc == nil {
-		sc = newSchema()
-		a.schemas[typ] = sc
-	}
-	sh := &shape{fixed: fixed, keys: make([]string, len(fs)), kinds: make([]event.Kind, len(fs)), cols: make([]string, len(fs))}
+	sh := &shape{fixed: fixed, keys: make([]string, len(fs)), kinds: make([]event.Kind, len(fs)), cols: make([]*column, len(fs))}
 	for i, f := range fs {
 		sh.keys[i], sh.kinds[i] = f.Key, f.Value.Kind()
 	}
 	// Add to the schema in key order, so that a leaf always precedes the keys below it.
 	for _, i := range event.SortedOrder(fs, nil) {
-		sh.cols[i] = sc.add(fs[i].Key, fs[i].Value.Kind())
-		if sh.cols[i] != fs[i].Key {
-			sh.renamed = true
+		path := tb.schema.add(fs[i].Key, fs[i].Value.Kind())
+		c := tb.byPath[path]
+		if c == nil {
+			c = newColumn(path, tb.sizes[path])
+			tb.byPath[path] = c
+			tb.cols = append(tb.cols, c)
 		}
+		sh.cols[i] = c
 	}
 	if len(shapes) >= maxShapes {
 		shapes = shapes[:maxShapes-1]
 	}
-	a.shapes[typ] = append([]*shape{sh}, shapes...)
+	tb.shapes = append([]*shape{sh}, shapes...)
 	return sh
 }
 
@@ -185,8 +216,25 @@ func (a *Appender) EndObject(o Object) {
 	a.objects = append(a.objects, o)
 }
 
-// Full reports whether the batch has reached its size and should be committed.
-func (a *Appender) Full() bool { return a.bytes >= a.MaxBatchBytes }
+// Full reports whether the batch's columns have reached MaxBatchBytes and should be committed.
+func (a *Appender) Full() bool {
+	if a.events-a.measured >= 256 || a.measured == 0 {
+		a.measured, a.memory = a.events, a.memoryHeld()
+	}
+	return a.memory >= a.MaxBatchBytes
+}
+
+// memoryHeld is what the batch's columns hold: their text and their arrays.
+func (a *Appender) memoryHeld() int64 {
+	var n int64
+	for _, tb := range a.types {
+		n += int64(cap(tb.ts)) * 8
+		for _, c := range tb.cols {
+			n += c.memory()
+		}
+	}
+	return n
+}
 
 // Pending returns the number of events added since the last commit.
 func (a *Appender) Pending() int { return a.events }
@@ -202,7 +250,7 @@ type batchMeta struct {
 
 // Commit makes everything added so far durable and visible, then starts a new batch.
 func (a *Appender) Commit(ctx context.Context) (BatchStats, error) {
-	st := BatchStats{Objects: len(a.objects), Events: a.events, Rejected: a.rejects, Bytes: a.bytes}
+	st := BatchStats{Objects: len(a.objects), Events: a.events, Rejected: a.rejects, Bytes: a.memoryHeld()}
 	err := a.commit(ctx, &st)
 	if err != nil {
 		if q := a.l.quarantine(a.batch); q != "" {
@@ -238,8 +286,8 @@ func (a *Appender) seal(ctx context.Context) (*batchMeta, error) {
 	}
 	staging := filepath.Join(a.l.root, "_staging", a.batch)
 	meta := batchMeta{Batch: a.batch, Objects: a.objects, Events: a.events}
-	types := make([]string, 0, len(a.rows))
-	for t := range a.rows {
+	types := make([]string, 0, len(a.types))
+	for t := range a.types {
 		types = append(types, t)
 	}
 	slices.Sort(types)
@@ -259,77 +307,6 @@ func (a *Appender) seal(ctx context.Context) (*batchMeta, error) {
 		return nil, err
 	}
 	return &meta, nil
-}
-
-// writeType writes the type's rows of the batch into staging, one file per hour partition, rows
-// sorted by time, and returns the files' paths relative to staging. Partitions are written in
-// parallel, one per core.
-func (a *Appender) writeType(ctx context.Context, staging, typ string) ([]string, error) {
-	rows := a.rows[typ]
-	ps := buildSchema(a.schemas[typ], repeating(rows, func(r row) []string { return r.sh.cols[r.sh.fixed:] }))
-	slices.SortStableFunc(rows, func(x, y row) int { return cmp.Compare(x.ts, y.ts) })
-	type part struct {
-		rel        string
-		start, end int
-	}
-	var parts []part
-	for start := 0; start < len(rows); {
-		hour := rows[start].e.Timestamp.UTC().Truncate(time.Hour)
-		end := start + 1
-		for end < len(rows) && rows[end].e.Timestamp.UTC().Truncate(time.Hour).Equal(hour) {
-			end++
-		}
-		rel := filepath.Join("type="+typ, "date="+hour.Format("2006-01-02"), "hour="+hour.Format("15"), a.batch+"_0.parquet")
-		parts = append(parts, part{rel, start, end})
-		start = end
-	}
-	errs := make([]error, len(parts))
-	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
-	var wg sync.WaitGroup
-	for i, p := range parts {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := ctx.Err(); err != nil {
-				errs[i] = err
-				return
-			}
-			errs[i] = writeFile(filepath.Join(staging, p.rel), ps, rows[p.start:p.end])
-		}()
-	}
-	wg.Wait()
-	files := make([]string, len(parts))
-	for i, p := range parts {
-		if errs[i] != nil {
-			return nil, errs[i]
-		}
-		files[i] = p.rel
-	}
-	return files, nil
-}
-
-// writeFile writes one Parquet file and fsyncs it.
-func writeFile(path string, ps *pqSchema, rows []row) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	bw := bufio.NewWriterSize(f, 1<<20)
-	err = writeParquet(bw, ps, rows)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // syncTree fsyncs every directory of a staged batch, so that its files' names are durable.

@@ -1,0 +1,356 @@
+package lake
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"github.com/ramen-siem/ramen/event"
+)
+
+// ingestLevel is the zstd level of the files ingest writes: the fastest, since compaction rewrites
+// partitions at level 9 later (see docs/performance.md for what each level costs in time and size).
+var ingestLevel = zstd.SpeedFastest
+
+// A type's rows are written column by column. First every column is put in the written order (by
+// time, through a permutation of the rows); then each file (an hour partition) is written with its
+// columns encoded and compressed by GOMAXPROCS workers at once, the largest columns first so that
+// the cores end together, straight from the batch's columns. A file is finished (its row groups
+// assembled, its footer written, fsynced) by another goroutine while the next one is encoded, and
+// only one file is being encoded at a time, so the encoders' memory is one file's.
+
+// filePart is one file of a type in a batch: an hour partition and its rows [start, end) in the
+// written order.
+type filePart struct {
+	rel        string
+	start, end int
+	path       string
+	f          *os.File
+	bw         *bufio.Writer
+	pw         *parquet.Writer
+	groups     []*parquet.ConcurrentRowGroupWriter
+}
+
+// writeType writes the type's rows of the batch into staging, one file per hour partition, rows
+// sorted by time, fsyncs the files and returns their paths relative to staging.
+func (a *Appender) writeType(ctx context.Context, staging, typ string) (files []string, err error) {
+	tb := a.types[typ]
+	n := int(tb.rows)
+	// Columns whose schema became text (a kind seen only as null elsewhere) are made text too, and
+	// text columns whose values repeat get a dictionary.
+	step := max(1, n/samples)
+	dict := map[string]bool{}
+	for _, c := range tb.cols {
+		if node := tb.schema.leaf(c.path); node != nil && node.mixed && !c.mixed {
+			c.toText()
+		}
+		if c.isText() {
+			dict[c.path] = c.repeats(step)
+		}
+	}
+	ps := buildSchema(tb.schema, dict)
+	if leaves := ps.schema.Columns(); len(leaves) != len(tb.cols) {
+		// Every leaf of the schema must get its rows, or the file would be invalid.
+		return nil, fmt.Errorf("internal error: %d columns for %d leaves", len(tb.cols), len(leaves))
+	}
+
+	// The written order: by time, ties in the order added. inv[row] is a row's written position.
+	perm := make([]int32, n)
+	for i := range perm {
+		perm[i] = int32(i)
+	}
+	if !slices.IsSortedFunc(perm, func(x, y int32) int { return cmp.Compare(tb.ts[x], tb.ts[y]) }) {
+		slices.SortFunc(perm, func(x, y int32) int {
+			if c := cmp.Compare(tb.ts[x], tb.ts[y]); c != 0 {
+				return c
+			}
+			return cmp.Compare(x, y)
+		})
+	}
+	// Partitions by the hour of @timestamp (microseconds, the column as written).
+	const hourMicros = int64(time.Hour / time.Microsecond)
+	us := tb.byPath["@timestamp"] // every row has one: value i is row i's
+	var parts []*filePart
+	for start := 0; start < n; {
+		hour := floorDiv(us.nums[perm[start]], hourMicros)
+		end := start + 1
+		for end < n && floorDiv(us.nums[perm[end]], hourMicros) == hour {
+			end++
+		}
+		t := time.UnixMicro(hour * hourMicros).UTC()
+		rel := filepath.Join("type="+typ, "date="+t.Format("2006-01-02"), "hour="+t.Format("15"), a.batch+"_0.parquet")
+		parts = append(parts, &filePart{rel: rel, start: start, end: end, path: filepath.Join(staging, rel)})
+		start = end
+	}
+	inv := make([]int32, n)
+	for pos, r := range perm {
+		inv[r] = int32(pos)
+	}
+	perm = nil
+	jobs := slices.Clone(tb.cols)
+	size := map[*column]int64{}
+	for _, c := range jobs {
+		size[c] = c.size()
+	}
+	slices.SortFunc(jobs, func(x, y *column) int { return cmp.Compare(size[y], size[x]) })
+	if err := parallel(ctx, jobs, func() func(c *column) error {
+		var tmp []int32
+		return func(c *column) error { tmp = c.arrange(inv, tmp); return nil }
+	}); err != nil {
+		return nil, err
+	}
+	inv = nil
+	defer func() {
+		for _, p := range parts {
+			if p.f != nil {
+				p.f.Close()
+			}
+		}
+	}()
+	finished := make(chan *filePart, 1)
+	ferr := make(chan error, 1)
+	go func() {
+		var err error
+		for p := range finished {
+			if err == nil {
+				err = p.finish()
+			}
+		}
+		ferr <- err
+	}()
+	for _, p := range parts {
+		if err = p.create(ps); err == nil {
+			err = parallel(ctx, jobs, func() func(c *column) error {
+				var enc columnEncoder
+				return func(c *column) error { return enc.write(c, ps, p) }
+			})
+		}
+		if err != nil {
+			break
+		}
+		finished <- p
+	}
+	close(finished)
+	if ferr := <-ferr; err == nil {
+		err = ferr
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range parts {
+		files = append(files, p.rel)
+	}
+	return files, nil
+}
+
+// parallel runs a job for every column on GOMAXPROCS workers, each with its own state (made by
+// worker), and returns the first error.
+func parallel(ctx context.Context, cols []*column, worker func() func(*column) error) error {
+	next := make(chan *column)
+	errs := make(chan error, len(cols))
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(cols)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			do := worker()
+			for c := range next {
+				if err := ctx.Err(); err != nil {
+					errs <- err
+					continue
+				}
+				if err := do(c); err != nil {
+					errs <- fmt.Errorf("column %s: %w", c.path, err)
+				}
+			}
+		}()
+	}
+	for _, c := range cols {
+		next <- c
+	}
+	close(next)
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// create creates the file and its row groups.
+func (p *filePart) create(ps *pqSchema) (err error) {
+	if err := os.MkdirAll(filepath.Dir(p.path), 0o755); err != nil {
+		return err
+	}
+	if p.f, err = os.Create(p.path); err != nil {
+		return err
+	}
+	p.bw = bufio.NewWriterSize(p.f, 1<<20)
+	p.pw = parquet.NewWriter(p.bw, ps.schema,
+		parquet.Compression(&zstd.Codec{Level: ingestLevel}),
+		parquet.MaxRowsPerRowGroup(rowGroupRows),
+		parquet.PageBufferSize(pageBytes),
+		parquet.CreatedBy("ramen", "", ""))
+	for s := p.start; s < p.end; s += rowGroupRows {
+		p.groups = append(p.groups, p.pw.BeginRowGroup())
+	}
+	return nil
+}
+
+// finish commits a file's row groups, writes its footer and fsyncs it.
+func (p *filePart) finish() error {
+	for _, g := range p.groups {
+		if _, err := g.Commit(); err != nil {
+			return err
+		}
+	}
+	err := p.pw.Close()
+	if err == nil {
+		err = p.bw.Flush()
+	}
+	if err == nil {
+		err = p.f.Sync()
+	}
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	p.f, p.bw, p.pw, p.groups = nil, nil, nil, nil
+	return err
+}
+
+// size is what the column costs to write, roughly: its values and its text.
+func (c *column) size() int64 {
+	return int64(len(c.nums))*8 + int64(len(c.text))*4 + int64(len(c.rows)) + c.ar.bytes
+}
+
+// columnEncoder turns a column into Parquet values, a page's worth at a time. Its buffer is reused
+// from column to column.
+type columnEncoder struct {
+	vals []parquet.Value
+}
+
+// chunkRows is how many rows are handed to parquet-go at a time: its column writer flushes a page
+// once its buffer holds pageBytes, after a call, so calls must be smaller than a page.
+const chunkRows = 2048
+
+// write encodes and compresses the column's values of one file.
+func (enc *columnEncoder) write(c *column, ps *pqSchema, p *filePart) error {
+	leaf, ok := ps.cols[c.path]
+	if !ok {
+		return fmt.Errorf("internal error: no leaf column")
+	}
+	lc, ok := ps.schema.Lookup(ps.schema.Columns()[leaf]...)
+	if !ok {
+		return fmt.Errorf("internal error: no leaf %d", leaf)
+	}
+	maxDef := lc.MaxDefinitionLevel
+	list := c.kind == event.KindStrings && !c.mixed
+	// The column's values from the file's first row on (positions are sorted).
+	k, _ := slices.BinarySearch(c.pos, int32(p.start))
+	for g, rg := range p.groups {
+		cw := rg.ColumnWriters()[leaf]
+		start := p.start + g*rowGroupRows
+		end := min(p.end, start+rowGroupRows)
+		for s := start; s < end; s += chunkRows {
+			vals := enc.vals[:0]
+			for pos := int32(s); pos < int32(min(end, s+chunkRows)); pos++ {
+				if k >= len(c.pos) || c.pos[k] != pos {
+					vals = append(vals, parquet.Value{}.Level(0, 0, leaf))
+					continue
+				}
+				i := int(c.idx[k])
+				k++
+				if list {
+					vals = appendList(vals, c, i, leaf, maxDef)
+					continue
+				}
+				vals = append(vals, c.parquetValue(i).Level(0, maxDef, leaf))
+			}
+			enc.vals = vals
+			if _, err := cw.WriteRowValues(vals); err != nil {
+				return err
+			}
+		}
+		// Encode and compress what is left here, on this worker, not when the file is assembled.
+		if err := cw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parquetValue is the i-th value as written: times in microseconds, text by reference to the arena.
+func (c *column) parquetValue(i int) parquet.Value {
+	ar := &c.ar
+	if c.mixed {
+		return parquet.ByteArrayValue(ar.get(c.text[i]))
+	}
+	switch c.kind {
+	case event.KindInt:
+		return parquet.Int64Value(c.nums[i])
+	case event.KindFloat:
+		return parquet.DoubleValue(math.Float64frombits(uint64(c.nums[i])))
+	case event.KindBool:
+		return parquet.BooleanValue(c.nums[i] != 0)
+	case event.KindTime:
+		if c.micros {
+			return parquet.Int64Value(c.nums[i])
+		}
+		return parquet.Int64Value(floorDiv(c.nums[i], 1000))
+	}
+	return parquet.ByteArrayValue(ar.get(c.text[i]))
+}
+
+// appendList appends a list's values: an empty list is one value defined down to the list (an
+// empty list, not a null), each element a value at the element's level, the first one starting
+// the row.
+func appendList(vals []parquet.Value, c *column, i, leaf, maxDef int) []parquet.Value {
+	ar := &c.ar
+	start := int32(0)
+	if i > 0 {
+		start = c.ends[i-1]
+	}
+	end := c.ends[i]
+	if start == end {
+		return append(vals, parquet.Value{}.Level(0, maxDef-1, leaf))
+	}
+	for k, s := range c.text[start:end] {
+		rep := 1
+		if k == 0 {
+			rep = 0
+		}
+		vals = append(vals, parquet.ByteArrayValue(ar.get(s)).Level(rep, maxDef, leaf))
+	}
+	return vals
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if (a%b != 0) && ((a < 0) != (b < 0)) {
+		q--
+	}
+	return q
+}
+
+// leaf returns the schema's leaf at a column path, or nil.
+func (s *schema) leaf(path string) *node {
+	n := s.root
+	for _, seg := range strings.Split(path, ".") {
+		if n = n.children[seg]; n == nil {
+			return nil
+		}
+	}
+	if !n.leaf {
+		return nil
+	}
+	return n
+}
