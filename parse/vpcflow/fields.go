@@ -11,6 +11,7 @@ const (
 	opString             // text to key
 	opInt                // non-negative integer to key
 	opAccount            // aws.vpcflow.account_id and cloud.account.id
+	opRegion             // cloud.region
 	opInstance           // aws.vpcflow.instance_id and cloud.instance.id
 	opSrcAddr            // source.address/ip, network.type, related.ip
 	opDstAddr            // destination.address/ip, related.ip
@@ -62,7 +63,7 @@ var known = []column{
 	{"pkt-srcaddr", "aws.vpcflow.pkt_srcaddr", opPktAddr},
 	{"pkt-dstaddr", "aws.vpcflow.pkt_dstaddr", opPktAddr},
 	// version 4
-	{"region", "cloud.region", opString},
+	{"region", "cloud.region", opRegion},
 	{"az-id", "cloud.availability_zone", opString},
 	{"sublocation-type", "aws.vpcflow.sublocation.type", opString},
 	{"sublocation-id", "aws.vpcflow.sublocation.id", opString},

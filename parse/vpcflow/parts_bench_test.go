@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/ramen-siem/ramen/event"
+	"github.com/ramen-siem/ramen/parse"
 	"github.com/ramen-siem/ramen/parse/internal/slab"
 )
 
@@ -21,7 +22,7 @@ func BenchmarkBuild(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		s := string(line)
 		n := split(s, sp[:], toks[:])
-		if _, _, err := build(&sl, s, toks[:n], l.cols, l.size); err != nil {
+		if _, _, err := build(&sl, s, toks[:n], l.cols, l.size, &parse.KeyInfo{}); err != nil {
 			b.Fatal(err)
 		}
 	}

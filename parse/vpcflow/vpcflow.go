@@ -352,7 +352,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			}
 			cols, size = l.cols, l.size
 		}
-		e, reason, err := build(&sl, line, f, cols, size)
+		e, reason, err := build(&sl, line, f, cols, size, &in.Key)
 		if err != nil {
 			in.Reject(num, 0, off, reason, fmt.Errorf("line %d: %w", num, err), b)
 			continue
@@ -399,10 +399,11 @@ func (e *fieldError) Error() string {
 }
 
 // build maps one record: f are its fields (substrings of line), cols their meaning, size the most
-// fields the event can get (see sizeOf).
-func build(sl *slab.Slab, line string, f []string, cols []column, size int) (*event.Event, string, error) {
-	fs := fields{f: sl.Fields(size + emitFields)}
+// fields the event can get (see sizeOf), key what the object's name says (see emitted).
+func build(sl *slab.Slab, line string, f []string, cols []column, size int, key *parse.KeyInfo) (*event.Event, string, error) {
+	fs := fields{f: sl.Fields(size + emitMost)}
 	fs.f = fs.f[:cap(fs.f)]
+	var hasAccount, hasRegion bool
 	var ts time.Time
 	var (
 		src, dst, pktSrc, pktDst string
@@ -418,6 +419,9 @@ func build(sl *slab.Slab, line string, f []string, cols []column, size int) (*ev
 		switch c.op {
 		case opString:
 			fs.add(c.key, event.String(v))
+		case opRegion:
+			fs.add(c.key, event.String(v))
+			hasRegion = true
 		case opInt:
 			n, ok := atoi(v, math.MaxInt64)
 			if !ok {
@@ -428,6 +432,7 @@ func build(sl *slab.Slab, line string, f []string, cols []column, size int) (*ev
 			fs.add(c.key, event.String(v))
 			if v != "unknown" {
 				fs.add("cloud.account.id", event.String(v))
+				hasAccount = true
 			}
 		case opInstance:
 			fs.add(c.key, event.String(v))
@@ -547,12 +552,28 @@ func build(sl *slab.Slab, line string, f []string, cols []column, size int) (*ev
 		fs.add("related.ip", event.Strings(l...))
 	}
 	e := sl.Event()
-	e.Type, e.Original, e.Timestamp, e.Fields = Name, line, ts, fs.f[:fs.n]
+	e.Type, e.Original, e.Timestamp = Name, line, ts
+	// The room Emit needs and no more: the rest goes back to the slab for the next event.
+	e.Fields = sl.Trim(fs.f[:fs.n], fs.n+emitted(key, hasAccount, hasRegion))
 	return e, "", nil
 }
 
-// emitFields is how many fields parse.Input.Emit may add.
-const emitFields = 6
+// emitMost is the most fields parse.Input.Emit adds; emitted tells how many it adds to an event:
+// event.dataset, cloud.provider, log.file.path and log.offset, and cloud.account.id and
+// cloud.region from the object's key when the record did not have them. (TestEmitRoom checks that
+// this stays true.)
+const emitMost = 6
+
+func emitted(key *parse.KeyInfo, hasAccount, hasRegion bool) int {
+	n := 4
+	if key.Account != "" && !hasAccount {
+		n++
+	}
+	if key.Region != "" && !hasRegion {
+		n++
+	}
+	return n
+}
 
 // fields collects an event's fields in f, which has room for all of them (see sizeOf). It does not
 // look for an earlier field of the same key, as event.Set does: build sets each key once.

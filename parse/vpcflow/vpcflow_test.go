@@ -249,3 +249,29 @@ func TestEventsApart(t *testing.T) {
 		}
 	}
 }
+
+// TestEmitRoom checks that build leaves each event room for exactly the fields parse.Input.Emit adds
+// (see emitted): with less, Emit's appends would copy the fields elsewhere; with more, memory is
+// wasted on every event.
+func TestEmitRoom(t *testing.T) {
+	const (
+		v2     = "2 111122223333 eni-1 10.0.0.1 10.1.0.1 1 2 6 1 1 1700000000 1700000001 ACCEPT OK\n"
+		noAcct = "2 unknown eni-1 10.0.0.1 10.1.0.1 1 2 6 1 1 1700000000 1700000001 ACCEPT OK\n"
+		withRg = "version account-id srcaddr dstaddr region action\n2 111122223333 10.0.0.1 10.1.0.1 us-west-2 REJECT\n"
+		noData = "2 111122223333 eni-1 - - - - - - - 1700000000 1700000001 - NODATA\n"
+	)
+	for _, name := range []string{
+		"plain.log",
+		"AWSLogs/111122223333/vpcflowlogs/eu-west-1/2024/01/02/f.log",
+	} {
+		for _, in := range []string{v2, noAcct, withRg, noData} {
+			evs, rejs, _ := parsetest.Run(t, Name, name, []byte(in), 0)
+			if len(rejs) > 0 || len(evs) != 1 {
+				t.Fatalf("%s %q: events %d, rejects %v", name, in, len(evs), rejs)
+			}
+			if e := evs[0]; len(e.Fields) != cap(e.Fields) {
+				t.Errorf("%s %q: %d fields in room for %d", name, in, len(e.Fields), cap(e.Fields))
+			}
+		}
+	}
+}

@@ -88,6 +88,20 @@ func (s *Slab) Fields(n int) []event.Field {
 	return f
 }
 
+// Trim limits f, the slice Fields last returned, to room for c fields and takes back the rest of
+// what was asked for, for the next call: for a parser that reserves the most fields an event can
+// get and learns how many it got. Given any other slice it only limits its capacity.
+func (s *Slab) Trim(f []event.Field, c int) []event.Field {
+	r := cap(f) - c
+	if r <= 0 {
+		return f
+	}
+	if cap(f) <= s.fi && unsafe.SliceData(f) == &s.fields[s.fi-cap(f)] {
+		s.fi -= r
+	}
+	return f[:len(f):c]
+}
+
 // Strings returns an empty string slice with room for exactly n strings, for a list value
 // (event.Strings) such as related.ip.
 func (s *Slab) Strings(n int) []string {

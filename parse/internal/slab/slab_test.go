@@ -46,6 +46,14 @@ func TestApart(t *testing.T) {
 				t.Fatalf("Fields(%d) is not zero", n)
 			}
 		}
+		if i%3 == 0 { // keep part of it and give the rest back
+			c := n / 2
+			f = s.Trim(f[:c/2], c)
+			if len(f) != c/2 || cap(f) != c {
+				t.Fatalf("Trim to %d: len %d cap %d", c, len(f), cap(f))
+			}
+			n, f = c, f[:c]
+		}
 		if n > 0 {
 			sp := span{uintptr(unsafe.Pointer(&f[0])), uintptr(unsafe.Pointer(&f[n-1])) + 1}
 			if overlaps(fields, sp) {
@@ -68,6 +76,26 @@ func TestApart(t *testing.T) {
 			strs = append(strs, sp)
 			keepS = append(keepS, l)
 		}
+	}
+}
+
+// TestTrim checks that what Trim takes back is handed out next, and only from the last slice.
+func TestTrim(t *testing.T) {
+	var s Slab
+	a := s.Fields(10)
+	a = s.Trim(a, 4)
+	b := s.Fields(3)
+	if cap(a) != 4 {
+		t.Fatalf("Trim to 4: cap %d", cap(a))
+	}
+	if got, want := uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(unsafe.Pointer(unsafe.SliceData(a)))+4*unsafe.Sizeof(event.Field{}); got != want {
+		t.Fatalf("after Trim to 4 of 10, the next slice starts at +%d bytes, want +%d", got-uintptr(unsafe.Pointer(unsafe.SliceData(a))), want-uintptr(unsafe.Pointer(unsafe.SliceData(a))))
+	}
+	c := s.Fields(5)
+	s.Trim(b, 1) // not the last: capacity limited, nothing given back
+	d := s.Fields(1)
+	if got, want := uintptr(unsafe.Pointer(unsafe.SliceData(d))), uintptr(unsafe.Pointer(unsafe.SliceData(c)))+5*unsafe.Sizeof(event.Field{}); got != want {
+		t.Fatalf("Trim of an earlier slice gave room back: next at %#x, want %#x", got, want)
 	}
 }
 
