@@ -158,6 +158,21 @@ type source struct {
 	listed [][]s3.Object // the location's listing, when it was listed ahead (prelist)
 }
 
+// objectsTotal counts the objects of a run, when every S3 location was listed ahead.
+func objectsTotal(srcs []source) (int, bool) {
+	n := 0
+	for _, s := range srcs {
+		if s.s3 != nil && s.listed == nil {
+			return 0, false
+		}
+		n += len(s.files)
+		for _, p := range s.listed {
+			n += len(p)
+		}
+	}
+	return n, true
+}
+
 // prelistKeep is the most objects of one location whose listing is kept for the run; a longer one
 // is listed again as the run goes (at about 200 bytes an object, 250,000 of them are 50 MB).
 const prelistKeep = 250_000
@@ -380,7 +395,11 @@ func ingestSources(ctx context.Context, l *lake.Lake, srcs []source, total int64
 		a.MaxBatchBytes = opt.batchBytes
 	}
 	g.a = a
-	g.bar = progress.Start(opt.progress, "ingest", total)
+	label := "ingest"
+	if n, ok := objectsTotal(srcs); ok {
+		label = fmt.Sprintf("ingest [%d objects]", n) // the progress line counts bytes against the total
+	}
+	g.bar = progress.Start(opt.progress, label, total)
 	defer g.bar.Done()
 	for _, s := range srcs {
 		if s.s3 != nil && s.listed != nil {

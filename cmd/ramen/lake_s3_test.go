@@ -313,6 +313,9 @@ func TestIngestS3ProgressTotal(t *testing.T) {
 	if n != len(s.objs) {
 		t.Errorf("kept %d objects of the listing, want %d", n, len(s.objs))
 	}
+	if n, ok := objectsTotal(srcs); !ok || n != len(s.objs) {
+		t.Errorf("objects total %d, %v; want %d", n, ok, len(s.objs))
+	}
 	lists := s.proxy.Lists()
 	data := t.TempDir()
 	l, err := lake.Open(lakeDir(data), lake.Options{})
