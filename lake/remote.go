@@ -50,6 +50,9 @@ type Store interface {
 	Put(ctx context.Context, key, path string) (etag string, err error)
 	// Get writes the content of o to w; it fails if the object is no longer the one listed.
 	Get(ctx context.Context, o StoreObject, w io.Writer) error
+	// Dirs returns the "folders" directly under prefix (which is "" or ends with "/"): the distinct
+	// key prefixes up to the next "/", without it ("type=cloudtrail", "type=cloudtrail/date=2026-03-01").
+	Dirs(ctx context.Context, prefix string) ([]string, error)
 	// Delete removes key; a key already gone is not an error.
 	Delete(ctx context.Context, key string) error
 	// String names the store's root for messages (s3://bucket/prefix/).
@@ -495,15 +498,18 @@ func writeSynced(path string, data []byte) error {
 // listing is what the store holds that readers may see.
 type listing struct {
 	parts    map[string]StoreObject // by id
-	data     []StoreObject          // visible event files
-	rejected []StoreObject          // visible dead-letter files
-	replaced []string               // keys of replaced files still in the store
-	types    []string
+	data     []StoreObject          // visible event files in scope
+	rejected []StoreObject          // visible dead-letter files, if in scope
+	replaced []string               // keys in scope of replaced files still in the store
+	types    []string               // the types the store has (type=<name>/ folders)
+	scope    *PullOptions           // what was listed (nil: everything)
 }
 
-// list (with the remote lock held) reads the store's manifest parts (downloading those the cache lacks) and lists its files,
-// keeping those readers may see: files of published ids that no compaction replaced.
-func (l *Lake) list(ctx context.Context) (*listing, error) {
+// list (with the remote lock held) reads the store's manifest parts (downloading those the cache
+// lacks) and lists its files, keeping those readers may see: files of published ids that no
+// compaction replaced. scope, given the store's types, says which types and days to list (nil:
+// everything): a query of one day of one type lists that day's folder only, not the whole lake.
+func (l *Lake) list(ctx context.Context, scope func(types []string) *PullOptions) (*listing, error) {
 	r := l.remote
 	ls := &listing{parts: map[string]StoreObject{}}
 	err := r.store.List(ctx, "_manifest/", func(page []StoreObject) error {
@@ -547,8 +553,20 @@ func (l *Lake) list(ctx context.Context) (*listing, error) {
 			}
 		}
 	}
-	types := map[string]bool{}
-	err = r.store.List(ctx, "type=", func(page []StoreObject) error {
+	dirs, err := r.store.Dirs(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dirs {
+		if t, ok := strings.CutPrefix(d, "type="); ok && t != "" {
+			ls.types = append(ls.types, t)
+		}
+	}
+	slices.Sort(ls.types)
+	if scope != nil {
+		ls.scope = scope(ls.types)
+	}
+	take := func(page []StoreObject) error {
 		for _, o := range page {
 			if !strings.HasSuffix(o.Key, ".parquet") {
 				continue
@@ -561,29 +579,48 @@ func (l *Lake) list(ctx context.Context) (*listing, error) {
 				continue // a batch whose part is not uploaded (yet, or ever: a crash)
 			}
 			ls.data = append(ls.data, o)
-			t, _, _ := strings.Cut(strings.TrimPrefix(o.Key, "type="), "/")
-			types[t] = true
 		}
 		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	err = r.store.List(ctx, "_rejected/", func(page []StoreObject) error {
-		for _, o := range page {
-			if _, ok := ls.parts[fileID(o.Key)]; ok && strings.HasSuffix(o.Key, ".ndjson") {
-				ls.rejected = append(ls.rejected, o)
+	for _, t := range ls.types {
+		sc := ls.scope
+		if sc != nil && sc.Types != nil && !slices.Contains(sc.Types, t) {
+			continue
+		}
+		if sc == nil || sc.Since.IsZero() && sc.Until.IsZero() {
+			if err := r.store.List(ctx, "type="+t+"/", take); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		first, last := sc.days()
+		days, err := r.store.Dirs(ctx, "type="+t+"/")
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range days {
+			day := strings.TrimPrefix(d, "type="+t+"/date=")
+			if day < first || day > last {
+				continue
+			}
+			if err := r.store.List(ctx, d+"/", take); err != nil {
+				return nil, err
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
 	}
-	for t := range types {
-		ls.types = append(ls.types, t)
+	if ls.scope == nil || ls.scope.Rejected {
+		err = r.store.List(ctx, "_rejected/", func(page []StoreObject) error {
+			for _, o := range page {
+				if _, ok := ls.parts[fileID(o.Key)]; ok && strings.HasSuffix(o.Key, ".ndjson") {
+					ls.rejected = append(ls.rejected, o)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
-	slices.Sort(ls.types)
 	return ls, nil
 }
 
@@ -629,7 +666,7 @@ func (l *Lake) loadManifest(ctx context.Context) error {
 		return err
 	}
 	defer r.end()
-	ls, err := l.list(ctx)
+	ls, err := l.list(ctx, nil)
 	if err != nil {
 		return err
 	}
@@ -683,6 +720,18 @@ type PullOptions struct {
 	Rejected bool
 }
 
+// days returns the first and last day (YYYY-MM-DD) of the range ("" and "9999-12-31" when open).
+func (o *PullOptions) days() (first, last string) {
+	first, last = "", "9999-12-31"
+	if !o.Since.IsZero() {
+		first = o.Since.UTC().Format("2006-01-02")
+	}
+	if !o.Until.IsZero() {
+		last = o.Until.UTC().Add(-time.Nanosecond).Format("2006-01-02")
+	}
+	return first, last
+}
+
 // PullStats describe what Pull did.
 type PullStats struct {
 	Files, Removed int
@@ -703,24 +752,18 @@ func (l *Lake) Pull(ctx context.Context, opt PullOptions) (PullStats, error) {
 		return PullStats{}, err
 	}
 	defer l.remote.end()
-	ls, err := l.list(ctx)
+	ls, err := l.list(ctx, func([]string) *PullOptions { return &opt })
 	if err != nil {
 		return PullStats{}, err
 	}
 	return l.pull(ctx, ls, opt)
 }
 
-// pull is Pull with the remote lock held and the store listed.
+// pull is Pull with the remote lock held and the store listed (at least what opt covers).
 func (l *Lake) pull(ctx context.Context, ls *listing, opt PullOptions) (PullStats, error) {
 	st := PullStats{Types: ls.types}
 	r := l.remote
-	first, last := "", "9999-12-31"
-	if !opt.Since.IsZero() {
-		first = opt.Since.UTC().Format("2006-01-02")
-	}
-	if !opt.Until.IsZero() {
-		last = opt.Until.UTC().Add(-time.Nanosecond).Format("2006-01-02")
-	}
+	first, last := opt.days()
 	inScope := func(key string) bool {
 		if strings.HasPrefix(key, "_rejected/") {
 			return opt.Rejected
@@ -825,27 +868,29 @@ func (l *Lake) PullQuery(ctx context.Context, query string, opt QueryOptions) (P
 		return PullStats{}, err
 	}
 	defer l.remote.end()
-	ls, err := l.list(ctx)
+	ls, err := l.list(ctx, func(types []string) *PullOptions {
+		only := opt.Only
+		if only == nil {
+			only = mentioned(query, append(slices.Clone(types), "events", "rejected"))
+		}
+		po := &PullOptions{Since: opt.Since, Until: opt.Until}
+		if len(only) == 0 || slices.Contains(only, "rejected") {
+			po.Rejected = true
+		}
+		if len(only) > 0 && !slices.Contains(only, "events") {
+			po.Types = []string{}
+			for _, n := range only {
+				if n != "rejected" {
+					po.Types = append(po.Types, n)
+				}
+			}
+		}
+		return po
+	})
 	if err != nil {
 		return PullStats{}, err
 	}
-	only := opt.Only
-	if only == nil {
-		only = mentioned(query, append(slices.Clone(ls.types), "events", "rejected"))
-	}
-	po := PullOptions{Since: opt.Since, Until: opt.Until}
-	if len(only) == 0 || slices.Contains(only, "rejected") {
-		po.Rejected = true
-	}
-	if len(only) > 0 && !slices.Contains(only, "events") {
-		po.Types = []string{}
-		for _, n := range only {
-			if n != "rejected" {
-				po.Types = append(po.Types, n)
-			}
-		}
-	}
-	return l.pull(ctx, ls, po)
+	return l.pull(ctx, ls, *ls.scope)
 }
 
 // Remote returns the store of a lake on S3 (nil for a local lake).
@@ -910,7 +955,7 @@ func (l *Lake) remotePartitions(ctx context.Context) ([]partition, error) {
 		return nil, err
 	}
 	defer l.remote.end()
-	ls, err := l.list(ctx)
+	ls, err := l.list(ctx, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -23,6 +23,7 @@ type memStore struct {
 	objs    map[string][]byte
 	failPut func(key string) error
 	puts    []string
+	lists   []string // prefixes listed
 }
 
 func newMemStore() *memStore { return &memStore{objs: map[string][]byte{}} }
@@ -33,6 +34,7 @@ func (m *memStore) String() string { return "mem://lake/" }
 
 func (m *memStore) List(ctx context.Context, prefix string, fn func([]StoreObject) error) error {
 	m.mu.Lock()
+	m.lists = append(m.lists, prefix)
 	var page []StoreObject
 	for k, b := range m.objs {
 		if strings.HasPrefix(k, prefix) {
@@ -45,6 +47,25 @@ func (m *memStore) List(ctx context.Context, prefix string, fn func([]StoreObjec
 		return nil
 	}
 	return fn(page)
+}
+
+func (m *memStore) Dirs(ctx context.Context, prefix string) ([]string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := map[string]bool{}
+	for k := range m.objs {
+		if rest, ok := strings.CutPrefix(k, prefix); ok {
+			if i := strings.IndexByte(rest, '/'); i >= 0 {
+				seen[prefix+rest[:i]] = true
+			}
+		}
+	}
+	out := make([]string, 0, len(seen))
+	for d := range seen {
+		out = append(out, d)
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 func (m *memStore) Put(ctx context.Context, key, path string) (string, error) {
@@ -176,6 +197,7 @@ func TestRemoteOnlyPulledWhatTheQueryNeeds(t *testing.T) {
 	}
 	r := openRemoteLake(t, s, true)
 	opt := QueryOptions{Since: start.Add(24 * time.Hour), Until: start.Add(48 * time.Hour)}
+	s.lists = nil
 	st, err := r.PullQuery(context.Background(), "SELECT count(*) FROM cloudtrail", opt)
 	if err != nil {
 		t.Fatal(err)
@@ -185,6 +207,10 @@ func TestRemoteOnlyPulledWhatTheQueryNeeds(t *testing.T) {
 	}
 	if m, _ := filepath.Glob(filepath.Join(r.Root(), "type=vpcflow")); len(m) != 0 {
 		t.Error("vpcflow pulled for a query on cloudtrail")
+	}
+	// Only the day's folder is listed, not the lake.
+	if want := []string{"_manifest/", "type=cloudtrail/date=2026-03-02/"}; !slices.Equal(s.lists, want) {
+		t.Errorf("listed %v, want %v", s.lists, want)
 	}
 	rows, err := r.Query(context.Background(), "SELECT count(*) FROM cloudtrail", opt)
 	if err != nil {

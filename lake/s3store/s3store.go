@@ -45,6 +45,15 @@ func (s *Store) List(ctx context.Context, prefix string, fn func([]lake.StoreObj
 	})
 }
 
+// Dirs lists the folders directly under prefix.
+func (s *Store) Dirs(ctx context.Context, prefix string) ([]string, error) {
+	dirs, err := s.c.Dirs(ctx, s3.URL{Bucket: s.root.Bucket, Prefix: s.root.Prefix + prefix})
+	for i, d := range dirs {
+		dirs[i] = strings.TrimPrefix(d, s.root.Prefix)
+	}
+	return dirs, err
+}
+
 // Put uploads a local file.
 func (s *Store) Put(ctx context.Context, key, path string) (string, error) {
 	f, err := os.Open(path)

@@ -68,6 +68,12 @@ func TestStore(t *testing.T) {
 			t.Errorf("get %s: %q, %v", o.Key, b.String(), err)
 		}
 	}
+	if d, err := st.Dirs(ctx, ""); err != nil || strings.Join(d, " ") != "_manifest type=x" {
+		t.Errorf("dirs of the root: %v, %v", d, err)
+	}
+	if d, err := st.Dirs(ctx, "type=x/"); err != nil || strings.Join(d, " ") != "type=x/date=2026-03-01" {
+		t.Errorf("dirs of type=x/: %v, %v", d, err)
+	}
 	var parts []lake.StoreObject
 	st.List(ctx, "_manifest/", func(p []lake.StoreObject) error { parts = append(parts, p...); return nil })
 	if len(parts) != 1 || parts[0].Key != "_manifest/b.ndjson" {

@@ -194,6 +194,31 @@ func (c *Client) List(ctx context.Context, u URL, fn func(page []Object) error) 
 	return nil
 }
 
+// Dirs returns the "folders" directly under u's prefix (which is "" or ends with "/"): the common
+// prefixes of the keys up to their next "/", without it, as full keys ("logs/type=x"). A bucket's
+// folders are listed without listing the keys inside them.
+func (c *Client) Dirs(ctx context.Context, u URL) ([]string, error) {
+	in := &awss3.ListObjectsV2Input{Bucket: aws.String(u.Bucket), Delimiter: aws.String("/"), MaxKeys: aws.Int32(int32(c.opt.PageSize))}
+	if u.Prefix != "" {
+		in.Prefix = aws.String(u.Prefix)
+	}
+	var out []string
+	p := awss3.NewListObjectsV2Paginator(c.api, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, &Error{Op: "list", Name: u.String(), Err: explain(err, "list")}
+		}
+		for _, cp := range page.CommonPrefixes {
+			out = append(out, strings.TrimSuffix(aws.ToString(cp.Prefix), "/"))
+		}
+	}
+	return out, nil
+}
+
 // Open streams the body of o. The request carries If-Match with the listed ETag, so that what is
 // read is the very object that was listed (the manifest names it by key, size and ETag): an object
 // deleted or replaced since fails with ErrNotFound or ErrChanged. A body cut mid-way (a reset
