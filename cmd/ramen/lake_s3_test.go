@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -402,5 +403,44 @@ func TestLakeOnS3SurvivesKill(t *testing.T) {
 	out, _ = exec.Command(bin, s.args(t.TempDir(), "ingest", "--no-detect", corpus)...).CombinedOutput()
 	if !strings.Contains(string(out), "0 objects ingested (12 already in the lake") {
 		t.Errorf("re-ingest from a fresh cache: %s", out)
+	}
+}
+
+// Where a lake on S3 is cached: one directory per endpoint, bucket and prefix, or --cache; a local
+// lake has no cache, and saying --cache with one is a mistake worth an error.
+func TestDataFlagsCache(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", "/home/u/.cache") // Linux; elsewhere the system's own
+	base, err := os.UserCacheDir()
+	if err != nil {
+		t.Skip(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		dir  string
+		err  string
+	}{
+		{[]string{"--data", "/srv/ramen"}, "/srv/ramen", ""},
+		{[]string{"--data", "s3://sec-lake/prod/"}, filepath.Join(base, "ramen/s3/aws/sec-lake/prod"), ""},
+		{[]string{"--data", "s3://sec-lake"}, filepath.Join(base, "ramen/s3/aws/sec-lake/_root"), ""},
+		{[]string{"--data", "s3://sec-lake/a/b", "--endpoint", "http://127.0.0.1:9000"}, filepath.Join(base, "ramen/s3/127.0.0.1_9000/sec-lake/a/b"), ""},
+		{[]string{"--data", "s3://sec-lake/prod", "--cache", "/var/cache/lake"}, "/var/cache/lake", ""},
+		{[]string{"--data", "/srv/ramen", "--cache", "/var/cache/lake"}, "", "only a lake on S3"},
+		{[]string{"--data", "s3://"}, "", "no bucket name"},
+	} {
+		fs := newFlags("test", "", io.Discard)
+		df := addDataFlags(fs, nil, nil)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		dir, err := df.dir()
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%v: %q, %v; want an error saying %q", tc.args, dir, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || dir != tc.dir {
+			t.Errorf("%v: %q, %v; want %s", tc.args, dir, err, tc.dir)
+		}
 	}
 }

@@ -141,6 +141,9 @@ func (f *dataFlags) remote() bool { return s3.IsURL(*f.data) }
 // working copy, DIR/spool the downloads of an ingest).
 func (f *dataFlags) dir() (string, error) {
 	if !f.remote() {
+		if *f.cache != "" {
+			return "", fmt.Errorf("--cache %s: only a lake on S3 (--data s3://bucket/prefix) has a cache; --data %s is the lake's own directory", *f.cache, *f.data)
+		}
 		return *f.data, nil
 	}
 	if *f.cache != "" {
