@@ -779,9 +779,22 @@ func (l *Lake) pull(ctx context.Context, ls *listing, opt PullOptions) (PullStat
 		day, _, _ := strings.Cut(strings.TrimPrefix(rest, "date="), "/")
 		return day >= first && day <= last
 	}
+	// Files that a compaction in this cache replaced, not yet published: the cache has their rows
+	// in the compacted file already.
+	replaced := map[string]bool{}
+	comps, _ := os.ReadDir(filepath.Join(r.dir, "compactions"))
+	for _, e := range comps {
+		var c compactionRecord
+		if b, err := os.ReadFile(filepath.Join(r.dir, "compactions", e.Name())); err == nil && json.Unmarshal(b, &c) == nil &&
+			exists(filepath.Join(l.root, filepath.FromSlash(c.Output))) {
+			for _, k := range c.Replaced {
+				replaced[k] = true
+			}
+		}
+	}
 	want := map[string]StoreObject{}
 	for _, o := range append(ls.data, ls.rejected...) {
-		if inScope(o.Key) {
+		if inScope(o.Key) && !replaced[o.Key] {
 			want[o.Key] = o
 		}
 	}

@@ -425,3 +425,52 @@ func BenchmarkPublishNothingPending(b *testing.B) {
 		}
 	}
 }
+
+// A compaction done in the cache but not published (the upload failed, or a crash): queries on that
+// cache count each event once (the replaced files are not pulled back), and the next writer's Open
+// publishes it.
+func TestRemoteUnpublishedCompaction(t *testing.T) {
+	s := newMemStore()
+	ctx := context.Background()
+	dir := t.TempDir()
+	w, err := Open(dir, Options{Remote: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	ingest(t, w, "a", synthEvents("test", start, 50*time.Minute, 100, 1), nil)
+	ingest(t, w, "b", synthEvents("test", start, 50*time.Minute, 50, 2), nil)
+	if _, err := w.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	s.failPut = func(key string) error {
+		if strings.HasSuffix(key, "_c.parquet") {
+			return errors.New("connection reset")
+		}
+		return nil
+	}
+	if _, err := w.Compact(ctx, CompactOptions{}); err == nil || !strings.Contains(err.Error(), "_c.parquet") {
+		t.Fatalf("compaction whose upload fails: %v", err)
+	}
+	w.Close()
+	r, err := Open(dir, Options{Remote: s, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := remoteCount(t, r, "SELECT count(*) FROM test"); n != 150 {
+		t.Errorf("the compacting cache counts %d events, want 150", n)
+	}
+	r.Close()
+	s.failPut = nil
+	w, err = Open(dir, Options{Remote: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if got := s.keys("type="); len(got) != 1 || !strings.HasSuffix(got[0], "_c.parquet") {
+		t.Errorf("store after the writer's Open: %v", got)
+	}
+	if n := remoteCount(t, openRemoteLake(t, s, true), "SELECT count(*) FROM test"); n != 150 {
+		t.Errorf("a fresh cache counts %d events, want 150", n)
+	}
+}
