@@ -62,8 +62,45 @@ func (a *arena) get(s span) []byte {
 	return a.chunks[s.chunk][s.off : s.off+s.len : s.off+s.len]
 }
 
+// blocks is an append-only sequence of values held in blocks of blockLen: growing never copies
+// what it holds (a slice would, again and again, and would hold up to twice what it needs), and
+// the memory it takes is what it holds. The first block grows like a slice, so that the many small
+// columns of a batch stay small.
+type blocks[T any] struct {
+	b [][]T
+	n int
+}
+
+const (
+	blockBits = 12
+	blockLen  = 1 << blockBits
+)
+
+func (s *blocks[T]) append(v T) {
+	if s.n&(blockLen-1) == 0 && s.n > 0 {
+		s.b = append(s.b, make([]T, 0, blockLen))
+	} else if len(s.b) == 0 {
+		s.b = append(s.b, nil)
+	}
+	last := &s.b[len(s.b)-1]
+	*last = append(*last, v)
+	s.n++
+}
+
+func (s *blocks[T]) at(i int) T { return s.b[i>>blockBits][i&(blockLen-1)] }
+
+func (s *blocks[T]) len() int { return s.n }
+
+// capacity is the number of values the blocks have room for.
+func (s *blocks[T]) capacity() int {
+	if len(s.b) == 0 {
+		return 0
+	}
+	return (len(s.b)-1)*blockLen + cap(s.b[len(s.b)-1])
+}
+
 // column is the values of one column of one type in a batch, in the order their rows were added:
-// rows[i] is the row of the i-th value, and rows without a value are null. Numbers (integers,
+// rows[i] is the row of the i-th value (unless dense), and rows without a value are null. Numbers (integers,
 // float bits, booleans, times in unix nanoseconds) are in nums, text in text, a list's elements in
 // text with ends[i] the end of the i-th list's elements.
 type column struct {
@@ -71,72 +108,88 @@ type column struct {
 	kind   event.Kind // the kind of the values (KindString once the column is mixed)
 	mixed  bool       // values of more than one kind arrived: every value is kept as its text
 	micros bool       // times are in unix microseconds (@timestamp), not nanoseconds
-	rows   []int32
-	nums   []int64
-	text   []span
-	ends   []int32 // lists: end of each list's elements in text
-	ar     arena   // the column's text: values of a column are together, and read in order
+	rows   blocks[int32]
+	nums   blocks[int64]
+	text   blocks[span]
+	ends   blocks[int32] // lists: end of each list's elements in text
+	ar     arena         // the column's text: values of a column are together, and read in order
 	// At commit (arrange): the written positions of the rows with a value, and their values.
 	pos, idx []int32
+	n        int  // values
+	dense    bool // the i-th value is row i's, so far: rows is not kept (most columns of most types)
 }
 
-// colSize is how many values a column had, for the next batch's.
-type colSize struct{ rows, nums, text, ends int }
-
-func newColumn(path string, sz colSize) *column {
-	return &column{path: path, rows: make([]int32, 0, sz.rows), nums: make([]int64, 0, sz.nums),
-		text: make([]span, 0, sz.text), ends: make([]int32, 0, sz.ends)}
+// addRow records that the next value is row's.
+func (c *column) addRow(row int32) {
+	switch {
+	case c.n == 0 && row == 0:
+		c.dense = true
+	case c.dense && int(row) != c.n:
+		// The first row without a value: from now on the rows are kept.
+		for i := range c.n {
+			c.rows.append(int32(i))
+		}
+		c.dense = false
+	}
+	if !c.dense {
+		c.rows.append(row)
+	}
+	c.n++
 }
 
-func (c *column) sizes() colSize {
-	return colSize{rows: max(len(c.rows), len(c.pos)), nums: len(c.nums), text: len(c.text), ends: len(c.ends)}
+// row returns the row of the i-th value.
+func (c *column) row(i int) int32 {
+	if c.dense {
+		return int32(i)
+	}
+	return c.rows.at(i)
 }
 
 // memory is what the column holds.
 func (c *column) memory() int64 {
-	return c.ar.bytes + int64(cap(c.rows))*4 + int64(cap(c.nums))*8 + int64(cap(c.text))*12 + int64(cap(c.ends))*4 + int64(cap(c.pos)+cap(c.idx))*4
+	return c.ar.bytes + int64(c.rows.capacity())*4 + int64(c.nums.capacity())*8 + int64(c.text.capacity())*12 +
+		int64(c.ends.capacity())*4 + int64(cap(c.pos)+cap(c.idx))*4
 }
 
 // add appends the value of a row. A key given twice in one event keeps its first value, the one
 // event.Get finds.
 func (c *column) add(row int32, v event.Value) {
-	ar := &c.ar
 	k := v.Kind()
 	if k == event.KindNull {
 		return
 	}
-	if n := len(c.rows); n > 0 && c.rows[n-1] == row {
+	if c.n > 0 && c.row(c.n-1) == row {
 		return
 	}
-	if len(c.rows) == 0 && !c.mixed {
+	if c.n == 0 && !c.mixed {
 		c.kind = k
 	}
 	if k != c.kind && !c.mixed {
 		c.toText()
 	}
-	c.rows = append(c.rows, row)
+	c.addRow(row)
 	if c.mixed {
-		c.text = append(c.text, c.addText(v.Text()))
+		c.text.append(c.addText(v.Text()))
 		return
 	}
 	switch k {
 	case event.KindString, event.KindJSON:
-		c.text = append(c.text, c.addText(v.Str()))
+		c.text.append(c.addText(v.Str()))
 	case event.KindStrings:
 		for _, s := range v.List() {
-			c.text = append(c.text, ar.add(s))
+			c.text.append(c.ar.add(s))
 		}
-		c.ends = append(c.ends, int32(len(c.text)))
+		c.ends.append(int32(c.text.len()))
 	case event.KindFloat:
-		c.nums = append(c.nums, int64(math.Float64bits(v.Float())))
+		c.nums.append(int64(math.Float64bits(v.Float())))
 	case event.KindTime:
 		if c.micros {
-			c.nums = append(c.nums, v.Time().UnixMicro())
+			c.nums.append(v.Time().UnixMicro())
 		} else {
-			c.nums = append(c.nums, v.Time().UnixNano())
+			c.nums.append(v.Time().UnixNano())
 		}
 	default: // int, bool
-		c.nums = append(c.nums, v.Int())
+		c.nums.append(v.Int())
 	}
 }
 
@@ -144,15 +197,15 @@ func (c *column) add(row int32, v event.Value) {
 // that nanoseconds reach (1678-2262) when a record says so.
 func (c *column) addMicros(row int32, us int64) {
 	c.kind, c.micros = event.KindTime, true
-	c.rows = append(c.rows, row)
-	c.nums = append(c.nums, us)
+	c.addRow(row)
+	c.nums.append(us)
 }
 
 // addText copies a text value into the column's arena, unless it is the same as the value before
 // it (a column of one account, one region, one file name): then the copy is shared.
 func (c *column) addText(s string) span {
-	if n := len(c.text); n > 0 {
-		if last := c.text[n-1]; int(last.len) == len(s) && bytesString(c.ar.get(last)) == s {
+	if n := c.text.len(); n > 0 {
+		if last := c.text.at(n - 1); int(last.len) == len(s) && bytesString(c.ar.get(last)) == s {
 			return last
 		}
 	}
@@ -163,46 +216,50 @@ func (c *column) addText(s string) span {
 func (c *column) value(i int) event.Value {
 	ar := &c.ar
 	if c.mixed {
-		return event.String(bytesString(ar.get(c.text[i])))
+		return event.String(bytesString(ar.get(c.text.at(i))))
 	}
 	switch c.kind {
 	case event.KindString:
-		return event.String(bytesString(ar.get(c.text[i])))
+		return event.String(bytesString(ar.get(c.text.at(i))))
 	case event.KindJSON:
-		return event.JSON(bytesString(ar.get(c.text[i])))
+		return event.JSON(bytesString(ar.get(c.text.at(i))))
 	case event.KindStrings:
-		start := int32(0)
-		if i > 0 {
-			start = c.ends[i-1]
-		}
-		l := make([]string, 0, c.ends[i]-start)
-		for _, s := range c.text[start:c.ends[i]] {
-			l = append(l, bytesString(ar.get(s)))
+		start, end := c.list(i)
+		l := make([]string, 0, end-start)
+		for j := start; j < end; j++ {
+			l = append(l, bytesString(ar.get(c.text.at(j))))
 		}
 		return event.Strings(l...)
 	case event.KindFloat:
-		return event.Float(math.Float64frombits(uint64(c.nums[i])))
+		return event.Float(math.Float64frombits(uint64(c.nums.at(i))))
 	case event.KindTime:
 		if c.micros {
-			return event.Time(time.UnixMicro(c.nums[i]))
+			return event.Time(time.UnixMicro(c.nums.at(i)))
 		}
-		return event.Time(time.Unix(0, c.nums[i]))
+		return event.Time(time.Unix(0, c.nums.at(i)))
 	case event.KindBool:
-		return event.Bool(c.nums[i] != 0)
+		return event.Bool(c.nums.at(i) != 0)
 	}
-	return event.Int(c.nums[i])
+	return event.Int(c.nums.at(i))
 }
 
 // toText turns the column into text when a value of a second kind arrives: a column of mixed kinds
 // is stored as text, every value as event.Value.Text renders it.
 func (c *column) toText() {
-	ar := &c.ar
-	text := make([]span, len(c.rows), cap(c.rows))
-	for i := range c.rows {
-		text[i] = ar.add(c.value(i).Text())
+	var text blocks[span]
+	for i := range c.n {
+		text.append(c.ar.add(c.value(i).Text()))
 	}
 	c.mixed, c.kind = true, event.KindString
-	c.text, c.nums, c.ends = text, nil, nil
+	c.text, c.nums, c.ends = text, blocks[int64]{}, blocks[int32]{}
+}
+
+// list returns where the i-th list's elements are in text.
+func (c *column) list(i int) (start, end int) {
+	if i > 0 {
+		start = int(c.ends.at(i - 1))
+	}
+	return start, int(c.ends.at(i))
 }
 
 // isText reports whether the column is written as text (or a list of text).
@@ -216,8 +273,8 @@ func (c *column) repeats(step int) bool {
 	ar := &c.ar
 	distinct := map[string]struct{}{}
 	sampled := 0
-	for i, r := range c.rows {
-		if int(r)%step != 0 {
+	for i := range c.n {
+		if int(c.row(i))%step != 0 {
 			continue
 		}
 		sampled++
@@ -225,7 +282,7 @@ func (c *column) repeats(step int) bool {
 		if c.kind == event.KindStrings && !c.mixed {
 			key = c.value(i).Text()
 		} else {
-			key = bytesString(ar.get(c.text[i]))
+			key = bytesString(ar.get(c.text.at(i)))
 		}
 		distinct[key] = struct{}{}
 		if len(distinct) > samples/2 {
@@ -248,16 +305,26 @@ func (c *column) arrange(inv []int32, tmp []int32) []int32 {
 	for i := range tmp {
 		tmp[i] = -1
 	}
-	for i, r := range c.rows {
-		tmp[inv[r]] = int32(i)
+	if c.dense {
+		for i := range c.n {
+			tmp[inv[i]] = int32(i)
+		}
+	} else {
+		i := 0
+		for _, b := range c.rows.b {
+			for _, r := range b {
+				tmp[inv[r]] = int32(i)
+				i++
+			}
+		}
 	}
-	c.pos, c.idx = make([]int32, 0, len(c.rows)), make([]int32, 0, len(c.rows))
+	c.pos, c.idx = make([]int32, 0, c.n), make([]int32, 0, c.n)
 	for p, i := range tmp {
 		if i >= 0 {
 			c.pos = append(c.pos, int32(p))
 			c.idx = append(c.idx, i)
 		}
 	}
-	c.rows = nil
+	c.rows, c.dense = blocks[int32]{}, false
 	return tmp
 }

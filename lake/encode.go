@@ -67,26 +67,31 @@ func (a *Appender) writeType(ctx context.Context, staging, typ string) (files []
 	}
 
 	// The written order: by time, ties in the order added. inv[row] is a row's written position.
+	ts := make([]int64, 0, n)
+	for _, b := range tb.ts.b {
+		ts = append(ts, b...)
+	}
 	perm := make([]int32, n)
 	for i := range perm {
 		perm[i] = int32(i)
 	}
-	if !slices.IsSortedFunc(perm, func(x, y int32) int { return cmp.Compare(tb.ts[x], tb.ts[y]) }) {
+	if !slices.IsSorted(ts) {
 		slices.SortFunc(perm, func(x, y int32) int {
-			if c := cmp.Compare(tb.ts[x], tb.ts[y]); c != 0 {
+			if c := cmp.Compare(ts[x], ts[y]); c != 0 {
 				return c
 			}
 			return cmp.Compare(x, y)
 		})
 	}
+	ts = nil
 	// Partitions by the hour of @timestamp (microseconds, the column as written).
 	const hourMicros = int64(time.Hour / time.Microsecond)
 	us := tb.byPath["@timestamp"] // every row has one: value i is row i's
 	var parts []*filePart
 	for start := 0; start < n; {
-		hour := floorDiv(us.nums[perm[start]], hourMicros)
+		hour := floorDiv(us.nums.at(int(perm[start])), hourMicros)
 		end := start + 1
-		for end < n && floorDiv(us.nums[perm[end]], hourMicros) == hour {
+		for end < n && floorDiv(us.nums.at(int(perm[end])), hourMicros) == hour {
 			end++
 		}
 		t := time.UnixMicro(hour * hourMicros).UTC()
@@ -229,7 +234,7 @@ func (p *filePart) finish() error {
 
 // size is what the column costs to write, roughly: its values and its text.
 func (c *column) size() int64 {
-	return int64(len(c.nums))*8 + int64(len(c.text))*4 + int64(len(c.rows)) + c.ar.bytes
+	return int64(c.nums.len())*8 + int64(c.text.len())*4 + int64(c.n) + c.ar.bytes
 }
 
 // columnEncoder turns a column into Parquet values, a page's worth at a time. Its buffer is reused
@@ -253,7 +258,6 @@ func (enc *columnEncoder) write(c *column, ps *pqSchema, p *filePart) error {
 		return fmt.Errorf("internal error: no leaf %d", leaf)
 	}
 	maxDef := lc.MaxDefinitionLevel
-	list := c.kind == event.KindStrings && !c.mixed
 	// The column's values from the file's first row on (positions are sorted).
 	k, _ := slices.BinarySearch(c.pos, int32(p.start))
 	for g, rg := range p.groups {
@@ -261,22 +265,8 @@ func (enc *columnEncoder) write(c *column, ps *pqSchema, p *filePart) error {
 		start := p.start + g*rowGroupRows
 		end := min(p.end, start+rowGroupRows)
 		for s := start; s < end; s += chunkRows {
-			vals := enc.vals[:0]
-			for pos := int32(s); pos < int32(min(end, s+chunkRows)); pos++ {
-				if k >= len(c.pos) || c.pos[k] != pos {
-					vals = append(vals, parquet.Value{}.Level(0, 0, leaf))
-					continue
-				}
-				i := int(c.idx[k])
-				k++
-				if list {
-					vals = appendList(vals, c, i, leaf, maxDef)
-					continue
-				}
-				vals = append(vals, c.parquetValue(i).Level(0, maxDef, leaf))
-			}
-			enc.vals = vals
-			if _, err := cw.WriteRowValues(vals); err != nil {
+			enc.vals, k = c.appendValues(enc.vals[:0], k, int32(s), int32(min(end, s+chunkRows)), leaf, maxDef)
+			if _, err := cw.WriteRowValues(enc.vals); err != nil {
 				return err
 			}
 		}
@@ -288,47 +278,62 @@ func (enc *columnEncoder) write(c *column, ps *pqSchema, p *filePart) error {
 	return nil
 }
 
-// parquetValue is the i-th value as written: times in microseconds, text by reference to the arena.
-func (c *column) parquetValue(i int) parquet.Value {
-	ar := &c.ar
+// appendValues appends the values of the rows at written positions [from, to) as Parquet values
+// (times in microseconds, text by reference to the arena), starting at the k-th value in written
+// order, and returns the values and the next k. A loop per kind: this is the writer's inner loop.
+func (c *column) appendValues(vals []parquet.Value, k int, from, to int32, leaf, maxDef int) ([]parquet.Value, int) {
+	null := parquet.Value{}.Level(0, 0, leaf)
+	pos, idx := c.pos, c.idx
+	kind := c.kind
 	if c.mixed {
-		return parquet.ByteArrayValue(ar.get(c.text[i]))
+		kind = event.KindString
 	}
-	switch c.kind {
-	case event.KindInt:
-		return parquet.Int64Value(c.nums[i])
-	case event.KindFloat:
-		return parquet.DoubleValue(math.Float64frombits(uint64(c.nums[i])))
-	case event.KindBool:
-		return parquet.BooleanValue(c.nums[i] != 0)
-	case event.KindTime:
-		if c.micros {
-			return parquet.Int64Value(c.nums[i])
+	for p := from; p < to; p++ {
+		if k >= len(pos) || pos[k] != p {
+			vals = append(vals, null)
+			continue
 		}
-		return parquet.Int64Value(floorDiv(c.nums[i], 1000))
+		i := int(idx[k])
+		k++
+		var v parquet.Value
+		switch kind {
+		case event.KindInt:
+			v = parquet.Int64Value(c.nums.at(i))
+		case event.KindFloat:
+			v = parquet.DoubleValue(math.Float64frombits(uint64(c.nums.at(i))))
+		case event.KindBool:
+			v = parquet.BooleanValue(c.nums.at(i) != 0)
+		case event.KindTime:
+			us := c.nums.at(i)
+			if !c.micros {
+				us = floorDiv(us, 1000)
+			}
+			v = parquet.Int64Value(us)
+		case event.KindStrings:
+			vals = c.appendList(vals, i, leaf, maxDef)
+			continue
+		default:
+			v = parquet.ByteArrayValue(c.ar.get(c.text.at(i)))
+		}
+		vals = append(vals, v.Level(0, maxDef, leaf))
 	}
-	return parquet.ByteArrayValue(ar.get(c.text[i]))
+	return vals, k
 }
 
 // appendList appends a list's values: an empty list is one value defined down to the list (an
 // empty list, not a null), each element a value at the element's level, the first one starting
 // the row.
-func appendList(vals []parquet.Value, c *column, i, leaf, maxDef int) []parquet.Value {
-	ar := &c.ar
-	start := int32(0)
-	if i > 0 {
-		start = c.ends[i-1]
-	}
-	end := c.ends[i]
+func (c *column) appendList(vals []parquet.Value, i, leaf, maxDef int) []parquet.Value {
+	start, end := c.list(i)
 	if start == end {
 		return append(vals, parquet.Value{}.Level(0, maxDef-1, leaf))
 	}
-	for k, s := range c.text[start:end] {
+	for j := start; j < end; j++ {
 		rep := 1
-		if k == 0 {
+		if j == start {
 			rep = 0
 		}
-		vals = append(vals, parquet.ByteArrayValue(ar.get(s)).Level(rep, maxDef, leaf))
+		vals = append(vals, parquet.ByteArrayValue(c.ar.get(c.text.at(j))).Level(rep, maxDef, leaf))
 	}
 	return vals
 }

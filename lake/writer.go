@@ -38,9 +38,6 @@ type Appender struct {
 	MaxBatchBytes int64
 	measured      int   // events when memory was last measured
 	memory        int64 // what the batch held then
-	// sizes of the columns of the last batch, by type and path: a column of the next batch starts
-	// with room for as many values, so that it is not copied again and again as it grows.
-	sizes map[string]map[string]colSize
 }
 
 // BatchStats describe one committed batch.
@@ -57,9 +54,8 @@ type typeBatch struct {
 	shapes []*shape // most recently used first
 	cols   []*column
 	byPath map[string]*column
-	ts     []int64 // @timestamp of each row in unix nanoseconds: the sort key
+	ts     blocks[int64] // @timestamp of each row in unix nanoseconds: the sort key
 	rows   int32
-	sizes  map[string]colSize // of the last batch's columns
 }
 
 // NewAppender starts a batch.
@@ -73,16 +69,6 @@ func (l *Lake) NewAppender() (*Appender, error) {
 }
 
 func (a *Appender) start() {
-	if a.sizes == nil {
-		a.sizes = map[string]map[string]colSize{}
-	}
-	for typ, tb := range a.types {
-		m := map[string]colSize{}
-		for _, c := range tb.cols {
-			m[c.path] = c.sizes()
-		}
-		a.sizes[typ] = m
-	}
 	a.batch = newBatchID()
 	a.types = map[string]*typeBatch{}
 	a.objects, a.events, a.rejects, a.measured, a.memory = nil, 0, 0, 0, 0
@@ -99,7 +85,7 @@ func (a *Appender) Add(e *event.Event) error {
 	}
 	tb := a.types[e.Type]
 	if tb == nil {
-		tb = &typeBatch{schema: newSchema(), byPath: map[string]*column{}, sizes: a.sizes[e.Type]}
+		tb = &typeBatch{schema: newSchema(), byPath: map[string]*column{}}
 		a.types[e.Type] = tb
 	}
 	if tb.rows == math.MaxInt32 {
@@ -123,7 +109,7 @@ func (a *Appender) Add(e *event.Event) error {
 	for i := 1; i < len(fs); i++ {
 		sh.cols[i].add(row, fs[i].Value)
 	}
-	tb.ts = append(tb.ts, ts.UnixNano())
+	tb.ts.append(ts.UnixNano())
 	tb.rows++
 	a.events++
 	return nil
@@ -163,7 +149,7 @@ func (tb *typeBatch) shapeOf(fs []event.Field, fixed int) *shape {
 		path := tb.schema.add(fs[i].Key, fs[i].Value.Kind())
 		c := tb.byPath[path]
 		if c == nil {
-			c = newColumn(path, tb.sizes[path])
+			c = &column{path: path}
 			tb.byPath[path] = c
 			tb.cols = append(tb.cols, c)
 		}
@@ -228,7 +214,7 @@ func (a *Appender) Full() bool {
 func (a *Appender) memoryHeld() int64 {
 	var n int64
 	for _, tb := range a.types {
-		n += int64(cap(tb.ts)) * 8
+		n += int64(tb.ts.capacity()) * 8
 		for _, c := range tb.cols {
 			n += c.memory()
 		}
