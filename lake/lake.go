@@ -152,7 +152,7 @@ func Open(root string, opt Options) (*Lake, error) {
 				l.Close()
 				return nil, fmt.Errorf("reading the manifest of %s: %w", l.remote.store, err)
 			}
-			if _, err := l.Publish(ctx); err != nil {
+			if _, err := l.publish(ctx, true); err != nil {
 				l.Close()
 				return nil, fmt.Errorf("publishing what an earlier run committed in the cache %s: %w", abs, err)
 			}

@@ -264,6 +264,7 @@ type PublishStats struct {
 	Batches, Files int
 	Bytes          int64
 	Deleted        int // keys replaced by compactions and deleted from the store
+	Superseded     int // batches of the cache not published: the store had all their objects already
 }
 
 // Publish uploads to the store what the cache has committed and the store lacks, batch by batch in
@@ -271,7 +272,11 @@ type PublishStats struct {
 // acknowledged), then, for a compaction, the deletion of the files it replaced. It does nothing for
 // a local lake. The error names the key that could not be uploaded; what is not published stays
 // pending in the cache, and the next Publish (or Open) takes it up again.
-func (l *Lake) Publish(ctx context.Context) (PublishStats, error) {
+func (l *Lake) Publish(ctx context.Context) (PublishStats, error) { return l.publish(ctx, false) }
+
+// publish is Publish; atOpen also drops the pending batches whose every object the store has from
+// another batch (see superseded).
+func (l *Lake) publish(ctx context.Context, atOpen bool) (PublishStats, error) {
 	var st PublishStats
 	if l.remote == nil {
 		return st, nil
@@ -284,11 +289,6 @@ func (l *Lake) Publish(ctx context.Context) (PublishStats, error) {
 		return st, err
 	}
 	defer r.end()
-	type pending struct {
-		files   []string // relative to the root, with "/" separators
-		objects []Object
-		comp    *compactionRecord
-	}
 	byID := map[string]*pending{}
 	get := func(id string) *pending {
 		p := byID[id]
@@ -342,6 +342,25 @@ func (l *Lake) Publish(ctx context.Context) (PublishStats, error) {
 			continue
 		}
 		get(c.ID).comp = &c
+	}
+	if atOpen {
+		drop, err := l.superseded(byIDObjects(byID, func(p *pending) ([]Object, bool) { return p.objects, p.comp == nil }))
+		if err != nil {
+			return st, err
+		}
+		for _, id := range drop {
+			for _, key := range byID[id].files {
+				if err := os.Remove(filepath.Join(l.root, filepath.FromSlash(key))); err != nil && !os.IsNotExist(err) {
+					return st, err
+				}
+			}
+			// Marked as if published, so that it is never pending again; no such part is listed.
+			if err := r.record(knownLine{Key: partKey(id), ETag: "superseded"}); err != nil {
+				return st, err
+			}
+			st.Superseded++
+			delete(byID, id)
+		}
 	}
 	ids := make([]string, 0, len(byID))
 	for id := range byID {
@@ -421,6 +440,81 @@ func (l *Lake) Publish(ctx context.Context) (PublishStats, error) {
 		}
 	}
 	return st, nil
+}
+
+// pending is what a batch or compaction of the cache has to publish.
+type pending struct {
+	files   []string // relative to the root, with "/" separators
+	objects []Object
+	comp    *compactionRecord
+}
+
+// byIDObjects returns the objects of each pending batch that may be superseded.
+func byIDObjects(byID map[string]*pending, f func(*pending) ([]Object, bool)) map[string][]Object {
+	out := map[string][]Object{}
+	for id, p := range byID {
+		if objs, ok := f(p); ok && len(objs) > 0 {
+			out[id] = objs
+		}
+	}
+	return out
+}
+
+// superseded returns the pending batches whose every object is in a part the store has, from
+// another batch: a cache that committed a batch and stopped before publishing it, while another
+// run (another machine, a fresh cache) ingested and published the same objects. Publishing it too
+// would store their events twice. It reads the parts the cache has, which a writer's Open has just
+// brought up to date; it runs only when a writer opens, as only then can a batch be that old.
+func (l *Lake) superseded(batches map[string][]Object) ([]string, error) {
+	if len(batches) == 0 {
+		return nil, nil
+	}
+	r := l.remote
+	elsewhere := map[string]bool{} // identities of pending objects found in other batches' parts
+	want := map[string]bool{}
+	for _, objs := range batches {
+		for _, o := range objs {
+			want[o.Identity()] = true
+		}
+	}
+	ents, err := os.ReadDir(filepath.Join(r.dir, "parts"))
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		id, ok := strings.CutSuffix(e.Name(), ".ndjson")
+		if !ok {
+			continue
+		}
+		if k, ok := r.known[partKey(id)]; !ok || k.ETag == "superseded" {
+			continue // not (or never to be) in the store
+		}
+		if _, mine := batches[id]; mine {
+			continue
+		}
+		o := r.known[partKey(id)]
+		lines, err := l.part(context.Background(), o)
+		if err != nil {
+			return nil, err
+		}
+		for _, pl := range lines {
+			if pl.Key != "" && want[pl.Identity()] {
+				elsewhere[pl.Identity()] = true
+			}
+		}
+	}
+	var out []string
+	for id, objs := range batches {
+		all := true
+		for _, o := range objs {
+			all = all && elsewhere[o.Identity()]
+		}
+		if all {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // uploads is how many files of a batch are uploaded (or manifest parts downloaded) at once: a request

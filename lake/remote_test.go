@@ -474,3 +474,43 @@ func TestRemoteUnpublishedCompaction(t *testing.T) {
 		t.Errorf("a fresh cache counts %d events, want 150", n)
 	}
 }
+
+// A cache that committed a batch and could not publish it, while another cache ingested and
+// published the same objects: when the first opens again, its batch is dropped, not published, so
+// the store has each event once.
+func TestRemoteSupersededBatchIsDropped(t *testing.T) {
+	s := newMemStore()
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	dirA := t.TempDir()
+	a, err := Open(dirA, Options{Remote: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, a, "x", synthEvents("test", start, time.Hour, 100, 1), nil)
+	ingest(t, a, "y", synthEvents("test", start, time.Hour, 10, 2), nil) // only in A
+	s.failPut = func(string) error { return errors.New("network down") }
+	if _, err := a.Publish(context.Background()); err == nil {
+		t.Fatal("publish succeeded without the network")
+	}
+	a.Close()
+	s.failPut = nil
+	b := openRemoteLake(t, s, false)
+	ingest(t, b, "x", synthEvents("test", start, time.Hour, 100, 1), nil)
+	if _, err := b.Publish(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a, err = Open(dirA, Options{Remote: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if n := remoteCount(t, openRemoteLake(t, s, true), "SELECT count(*) FROM test"); n != 110 {
+		t.Errorf("%d events in the store, want 110 (x once, and y)", n)
+	}
+	if got := s.keys("_manifest/"); len(got) != 2 {
+		t.Errorf("parts %v, want B's batch of x and A's batch of y", got)
+	}
+	if n := remoteCount(t, a, "SELECT count(*) FROM test"); n != 110 {
+		t.Errorf("A's cache counts %d events, want 110", n)
+	}
+}
