@@ -7,6 +7,7 @@
 //	_wal/<batch>.json                                           a sealed batch: its files and objects
 //	_rejected/<batch>.ndjson                                    dead letters: records that did not parse
 //	_manifest/objects.ndjson                                    every object committed (idempotency)
+//	_remote/                                                    a lake on S3: what is published (remote.go)
 //
 // Writing goes in batches. An Appender holds the events of a batch in memory; Commit writes them as
 // Parquet (Go writes the files directly, no text format in between) into _staging, fsyncs them,
@@ -17,6 +18,9 @@
 // after it leaves a description that the next Open finishes (renames of files still staged, the
 // manifest lines not yet written): nothing is lost and nothing is written twice. Readers only look at
 // type=*/ directories, which hold only complete files.
+//
+// A lake can live on S3 (Options.Remote): the directory is then a cache that Publish mirrors to the
+// store and Pull fills from it; remote.go has the protocol and docs/lake.md its guarantees.
 package lake
 
 import (

@@ -405,7 +405,9 @@ func (l *Lake) publish(ctx context.Context, atOpen bool) (PublishStats, error) {
 		}
 		if p.comp != nil {
 			for _, k := range p.comp.Replaced {
-				j, _ := json.Marshal(partLine{Replaces: k})
+				j, _ := json.Marshal(struct {
+					Replaces string `json:"replaces"`
+				}{k})
 				b.Write(j)
 				b.WriteByte('\n')
 			}
