@@ -354,9 +354,9 @@ func BenchmarkIngestS3(b *testing.B) {
 	// The same, into a lake on the same MinIO: what publishing (the uploads, the manifest part)
 	// adds. Each run is a new prefix and a new cache.
 	srv.CreateBucket(b, "bench-lake")
+	i := 0 // a new prefix for every run, across the calls of the sub-benchmark too
 	b.Run("downloads=8/lake=s3", func(b *testing.B) {
 		b.SetBytes(size)
-		i := 0
 		for b.Loop() {
 			i++
 			var errb bytes.Buffer
