@@ -97,12 +97,29 @@ type compactionRecord struct {
 	Replaced []string `json:"replaced"` // relative to the root
 }
 
+// openRemote prepares the cache at root for the store s. A cache belongs to one store (its name is
+// kept in _remote/store): the files and records of another lake would be published into this one.
 func openRemote(root string, s Store) (*remote, error) {
 	r := &remote{store: s, dir: filepath.Join(root, "_remote")}
 	for _, d := range []string{r.dir, filepath.Join(r.dir, "parts"), filepath.Join(r.dir, "tmp"), filepath.Join(r.dir, "compactions")} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return nil, err
 		}
+	}
+	name := filepath.Join(r.dir, "store")
+	b, err := os.ReadFile(name)
+	switch {
+	case os.IsNotExist(err):
+		if exists(filepath.Join(root, "_manifest", "objects.ndjson")) && !exists(filepath.Join(r.dir, "known.ndjson")) {
+			return nil, fmt.Errorf("%s is a local lake, not the cache of %s: give another cache directory", root, s)
+		}
+		if err := writeSynced(name, []byte(s.String()+"\n")); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, err
+	case strings.TrimSpace(string(b)) != s.String():
+		return nil, fmt.Errorf("%s is the cache of %s, not of %s: give another cache directory", root, strings.TrimSpace(string(b)), s)
 	}
 	return r, nil
 }

@@ -24,13 +24,19 @@ type memStore struct {
 	failPut func(key string) error
 	puts    []string
 	lists   []string // prefixes listed
+	name    string   // String() when set
 }
 
 func newMemStore() *memStore { return &memStore{objs: map[string][]byte{}} }
 
 func etag(b []byte) string { s := md5.Sum(b); return hex.EncodeToString(s[:]) }
 
-func (m *memStore) String() string { return "mem://lake/" }
+func (m *memStore) String() string {
+	if m.name != "" {
+		return m.name
+	}
+	return "mem://lake/"
+}
 
 func (m *memStore) List(ctx context.Context, prefix string, fn func([]StoreObject) error) error {
 	m.mu.Lock()
@@ -512,5 +518,31 @@ func TestRemoteSupersededBatchIsDropped(t *testing.T) {
 	}
 	if n := remoteCount(t, a, "SELECT count(*) FROM test"); n != 110 {
 		t.Errorf("A's cache counts %d events, want 110", n)
+	}
+}
+
+// A cache belongs to one lake: opening it for another, or opening a local lake as a cache, is an
+// error rather than a mix of two lakes.
+func TestRemoteCacheBelongsToOneLake(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Open(dir, Options{Remote: newMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	other := newMemStore()
+	other.name = "mem://other/"
+	if _, err := Open(dir, Options{Remote: other}); err == nil || !strings.Contains(err.Error(), "is the cache of mem://lake/, not of mem://other/") {
+		t.Errorf("cache of another lake: %v", err)
+	}
+	local := t.TempDir()
+	l, err = Open(local, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, l, "a", synthEvents("test", time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC), time.Hour, 5, 1), nil)
+	l.Close()
+	if _, err := Open(local, Options{Remote: newMemStore()}); err == nil || !strings.Contains(err.Error(), "is a local lake") {
+		t.Errorf("a local lake as a cache: %v", err)
 	}
 }
