@@ -43,7 +43,7 @@ func BenchmarkAppendCommit(b *testing.B) {
 	} {
 		b.Run(tc.typ, func(b *testing.B) {
 			evs := parsedCorpus(b, tc.typ, tc.files)
-			var held int64
+			var held, stored int64
 			var cpu time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -67,7 +67,7 @@ func BenchmarkAppendCommit(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				held = st.Bytes
+				held, stored = st.Bytes, st.ParquetBytes
 				b.StopTimer()
 				cpu += cpuTime() - cpu0
 				l.Close()
@@ -75,6 +75,7 @@ func BenchmarkAppendCommit(b *testing.B) {
 			}
 			b.ReportMetric(float64(len(evs)*b.N)/b.Elapsed().Seconds(), "events/s")
 			b.ReportMetric(float64(held)/float64(len(evs)), "batch-B/event")
+			b.ReportMetric(float64(stored)/float64(len(evs)), "parquet-B/event")
 			// CPU time is what a loaded machine changes least: compare it, not only events/s.
 			b.ReportMetric(float64(cpu.Nanoseconds())/float64(len(evs)*b.N), "cpu-ns/event")
 		})

@@ -137,6 +137,9 @@ func (c *column) addRow(row int32) {
 	c.n++
 }
 
+// full reports whether every row of the batch (rows) has a value in the column.
+func (c *column) full(rows int) bool { return c.dense && c.n == rows }
+
 // row returns the row of the i-th value.
 func (c *column) row(i int) int32 {
 	if c.dense {
@@ -299,8 +302,12 @@ func bytesString(b []byte) string { return unsafe.String(unsafe.SliceData(b), le
 
 // arrange puts the column in the written order: inv[row] is a row's position in the file(s), and
 // afterwards pos holds the positions of the rows that have a value, ascending, and idx the index of
-// each one's value. tmp (one int32 per row) is reused when big enough and returned.
+// each one's value; a column that every row has needs neither (full reports it). tmp (one int32 per row) is reused when big enough and returned.
 func (c *column) arrange(inv []int32, tmp []int32) []int32 {
+	if c.dense && c.n == len(inv) {
+		// Every row has a value, the i-th row's: the written order is the batch's permutation.
+		return tmp
+	}
 	tmp = slices.Grow(tmp[:0], len(inv))[:len(inv)]
 	for i := range tmp {
 		tmp[i] = -1

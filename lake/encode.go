@@ -103,7 +103,6 @@ func (a *Appender) writeType(ctx context.Context, staging, typ string) (files []
 	for pos, r := range perm {
 		inv[r] = int32(pos)
 	}
-	perm = nil
 	jobs := slices.Clone(tb.cols)
 	size := map[*column]int64{}
 	for _, c := range jobs {
@@ -139,7 +138,7 @@ func (a *Appender) writeType(ctx context.Context, staging, typ string) (files []
 		if err = p.create(ps); err == nil {
 			err = parallel(ctx, jobs, func() func(c *column) error {
 				var enc columnEncoder
-				return func(c *column) error { return enc.write(c, ps, p) }
+				return func(c *column) error { return enc.write(c, ps, p, perm) }
 			})
 		}
 		if err != nil {
@@ -248,7 +247,7 @@ type columnEncoder struct {
 const chunkRows = 2048
 
 // write encodes and compresses the column's values of one file.
-func (enc *columnEncoder) write(c *column, ps *pqSchema, p *filePart) error {
+func (enc *columnEncoder) write(c *column, ps *pqSchema, p *filePart, perm []int32) error {
 	leaf, ok := ps.cols[c.path]
 	if !ok {
 		return fmt.Errorf("internal error: no leaf column")
@@ -265,7 +264,7 @@ func (enc *columnEncoder) write(c *column, ps *pqSchema, p *filePart) error {
 		start := p.start + g*rowGroupRows
 		end := min(p.end, start+rowGroupRows)
 		for s := start; s < end; s += chunkRows {
-			enc.vals, k = c.appendValues(enc.vals[:0], k, int32(s), int32(min(end, s+chunkRows)), leaf, maxDef)
+			enc.vals, k = c.appendValues(enc.vals[:0], k, int32(s), int32(min(end, s+chunkRows)), leaf, maxDef, perm)
 			if _, err := cw.WriteRowValues(enc.vals); err != nil {
 				return err
 			}
@@ -280,16 +279,21 @@ func (enc *columnEncoder) write(c *column, ps *pqSchema, p *filePart) error {
 
 // appendValues appends the values of the rows at written positions [from, to) as Parquet values
 // (times in microseconds, text by reference to the arena), starting at the k-th value in written
-// order, and returns the values and the next k. A loop per kind: this is the writer's inner loop.
-func (c *column) appendValues(vals []parquet.Value, k int, from, to int32, leaf, maxDef int) ([]parquet.Value, int) {
+// order, and returns the values and the next k. For a column that every row has, the written
+// position p is the value perm[p]. This is the writer's inner loop.
+func (c *column) appendValues(vals []parquet.Value, k int, from, to int32, leaf, maxDef int, perm []int32) ([]parquet.Value, int) {
 	null := parquet.Value{}.Level(0, 0, leaf)
 	pos, idx := c.pos, c.idx
+	full := c.full(len(perm))
+	if full {
+		idx, k = perm[from:to], 0
+	}
 	kind := c.kind
 	if c.mixed {
 		kind = event.KindString
 	}
 	for p := from; p < to; p++ {
-		if k >= len(pos) || pos[k] != p {
+		if !full && (k >= len(pos) || pos[k] != p) {
 			vals = append(vals, null)
 			continue
 		}
