@@ -117,7 +117,7 @@ func readBack(t *testing.T, l *Lake, typ string) string {
 	}
 	rows.Close()
 	rows, err = l.DB().Query(`SELECT regexp_extract(filename, 'date=[^/]*/hour=[0-9]*'), file_row_number,
-		to_json(t)::VARCHAR FROM (SELECT * FROM ` + src + `) t ORDER BY 1, 2`)
+		to_json(__row)::VARCHAR FROM (SELECT * FROM ` + src + `) __row ORDER BY 1, 2`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,4 +214,109 @@ func synthetic() []*event.Event {
 		out = append(out, e)
 	}
 	return out
+}
+
+// A batch's memory is what its columns hold, measured, not estimated from the events: a batch of
+// events with 1 kB originals holds a little more than its text, and Full says so at MaxBatchBytes.
+func TestBatchMemoryIsMeasured(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a, _ := l.NewAppender()
+	a.MaxBatchBytes = 8 << 20
+	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	n := 0
+	for !a.Full() {
+		e := event.New("mem", fmt.Sprintf("%04d%s", n, strings.Repeat("x", 1020)), 2)
+		e.ID = fmt.Sprintf("%032d", n)
+		e.Timestamp = base.Add(time.Duration(n) * time.Millisecond)
+		e.Add("n", event.Int(int64(n)))
+		if err := a.Add(e); err != nil {
+			t.Fatal(err)
+		}
+		n++
+		if n > 100_000 {
+			t.Fatal("Full never reported true")
+		}
+	}
+	// Each event: 1024 bytes of original, 32 of id, and a few numbers and spans.
+	text := int64(n) * (1024 + 32)
+	st, err := a.Commit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Bytes < text || st.Bytes > text*13/10 {
+		t.Errorf("%d events of %d bytes of text: batch held %d bytes", n, text, st.Bytes)
+	}
+	if n < 6000 || n > 8200 {
+		t.Errorf("Full at %d events of about 1.1 kB for MaxBatchBytes 8 MB", n)
+	}
+}
+
+// Add copies what it keeps: the caller may change or reuse an event once it is added.
+func TestAddDoesNotKeepTheEvent(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a, _ := l.NewAppender()
+	buf := []byte(`{"a":1}`)
+	e := event.New("reuse", bytesString(buf), 2)
+	e.ID = "first"
+	e.Timestamp = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	e.Add("user.name", event.String(bytesString(buf[2:3])))
+	if err := a.Add(e); err != nil {
+		t.Fatal(err)
+	}
+	copy(buf, `{"b":2}`) // the bytes the event's strings share, as a parser's buffer would be reused
+	e.ID, e.Timestamp, e.Fields[0].Value = "second", e.Timestamp.Add(time.Hour), event.Int(7)
+	a.EndObject(Object{Key: "k", SHA256: "k"})
+	if _, err := a.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := readBack(t, l, "reuse")
+	want := `{"@timestamp":"2026-03-02 08:00:00","_id":"first","event":{"original":"{\"a\":1}"},"user":{"name":"a"}`
+	if !strings.Contains(got, want) || strings.Count(got, "date=") != 1 {
+		t.Errorf("read back:\n%s\nwant a row with %s", got, want)
+	}
+}
+
+// Times outside the years nanoseconds reach (before 1678, after 2262) and before 1970 land in their
+// own hour and read back exactly.
+func TestFarTimes(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a, _ := l.NewAppender()
+	for i, ts := range []time.Time{
+		time.Date(2300, 1, 2, 3, 4, 5, 6000, time.UTC),
+		time.Date(1960, 6, 1, 23, 59, 59, 999999000, time.UTC),
+		time.Date(1969, 12, 31, 23, 0, 0, 1000, time.UTC),
+		time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC),
+	} {
+		e := event.New("far", "x", 1)
+		e.ID, e.Timestamp = fmt.Sprint(i), ts
+		e.Add("t", event.Time(time.Date(1950, 1, 1, 0, 0, 0, 1500, time.UTC)))
+		a.Add(e)
+	}
+	a.EndObject(Object{Key: "k", SHA256: "k"})
+	if _, err := a.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := readBack(t, l, "far")
+	for _, want := range []string{
+		`date=2300-01-02/hour=03 0 {"@timestamp":"2300-01-02 03:04:05.000006"`,
+		`date=1960-06-01/hour=23 0 {"@timestamp":"1960-06-01 23:59:59.999999"`,
+		`date=1969-12-31/hour=23 0 {"@timestamp":"1969-12-31 23:00:00.000001"`,
+		`"t":"1950-01-01 00:00:00.000001"`,
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("read back:\n%s\nlacks %s", got, want)
+		}
+	}
 }
