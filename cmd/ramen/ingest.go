@@ -42,6 +42,7 @@ type ingestStats struct {
 	uploaded                           int64  // bytes published to a lake on S3
 	store                              string // the lake on S3, if it is one
 	alerts                             int
+	uncommitted                        int // objects read whose batch failed to commit
 	elapsed                            time.Duration
 }
 
@@ -291,6 +292,7 @@ type ingester struct {
 	shown int
 	det   *detection
 	inRun map[string]bool // objects taken in this run, by identity
+	pend  pending         // objects read to their end, waiting for their batch to commit
 }
 
 // detection runs the rules over ingested events on a goroutine of its own, an object's events at a
@@ -386,7 +388,7 @@ func ingestSources(ctx context.Context, l *lake.Lake, srcs []source, total int64
 		defer func() { st.alerts = g.det.total; g.det.stop() }()
 	}
 	start := time.Now()
-	defer func() { st.elapsed = time.Since(start) }()
+	defer func() { st.elapsed, st.uncommitted = time.Since(start), g.pend.objects }()
 	a, err := l.NewAppender()
 	if err != nil {
 		return g.st, err
@@ -462,7 +464,22 @@ func (g *ingester) commitWith(ctx context.Context, final bool) error {
 	if err != nil {
 		return fmt.Errorf("the batch is committed in the cache %s but not published (the next run publishes it): %w", g.l.Root(), err)
 	}
+	g.st.objects += g.pend.objects
+	g.st.events += g.pend.events
+	g.st.rejected += g.pend.rejected
+	g.st.bytesIn += g.pend.bytesIn
+	for r, n := range g.pend.reasons {
+		g.st.reasons[r] += n
+	}
+	g.pend = pending{}
 	return nil
+}
+
+// pending counts the objects read to their end whose batch has not committed yet.
+type pending struct {
+	objects, events, rejected int
+	bytesIn                   int64
+	reasons                   map[string]int
 }
 
 // parsed is a local file read ahead by a worker: its identity, and its events and rejected records
@@ -776,12 +793,17 @@ func (g *ingester) ended(ctx context.Context, obj lake.Object, ps parse.Stats) e
 	g.inRun[obj.Identity()] = true
 	obj.Events, obj.Reject = ps.Events, ps.Rejected
 	g.a.EndObject(obj)
-	g.st.objects++
-	g.st.events += ps.Events
-	g.st.rejected += ps.Rejected
-	g.st.bytesIn += obj.Size
+	// Counted as ingested only when its batch commits: a run that fails must not report more than
+	// the lake acknowledges.
+	g.pend.objects++
+	g.pend.events += ps.Events
+	g.pend.rejected += ps.Rejected
+	g.pend.bytesIn += obj.Size
+	if g.pend.reasons == nil {
+		g.pend.reasons = map[string]int{}
+	}
 	for r, n := range ps.Reasons {
-		g.st.reasons[r] += n
+		g.pend.reasons[r] += n
 	}
 	g.bar.Add(obj.Size, 1, int64(ps.Events))
 	if g.a.Full() {
@@ -938,6 +960,9 @@ func (s ingestStats) summary() string {
 	out += fmt.Sprintf(", %.2fs", s.elapsed.Seconds())
 	if s.failed > 0 {
 		out += fmt.Sprintf("; %d objects could not be read and are not marked ingested: run again to retry them", s.failed)
+	}
+	if s.uncommitted > 0 {
+		out += fmt.Sprintf("; %d objects were read but their batch did not commit: they are not marked ingested, and the next run takes them again", s.uncommitted)
 	}
 	return out
 }

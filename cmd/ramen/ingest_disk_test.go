@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,6 +61,13 @@ func TestIngestFullDisk(t *testing.T) {
 		t.Fatalf("all 24 objects fitted in the small disk: make it smaller")
 	}
 	t.Logf("%d of 24 objects acknowledged before the disk filled", acked.objects)
+	// The summary reports what the lake acknowledges, not what was read.
+	if want := fmt.Sprintf("%d objects ingested", acked.objects); !strings.Contains(stderr, want) {
+		t.Errorf("summary does not say %q: %s", want, stderr)
+	}
+	if !strings.Contains(stderr, "their batch did not commit") {
+		t.Errorf("summary does not say some objects were read but not committed: %s", stderr)
+	}
 
 	resize("256m")
 	code, _, stderr = runCmd(t, "", "ingest", "--no-detect", "--batch-mb", "2", "--data", data, corpus)
