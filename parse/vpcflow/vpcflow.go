@@ -144,8 +144,8 @@ type span struct{ lo, hi int }
 // bounds finds the fields of s, the runs of bytes between spaces, writes where the first len(sp)
 // are into sp and returns their number. It looks at eight bytes at a time: a flow record is a
 // hundred-odd bytes of short fields, and testing each byte was a tenth of the parse. It writes
-// offsets, not substrings, so that it stores no pointers (split, inlined, does that on the stack,
-// which takes no write barrier).
+// offsets, not substrings: it stores no pointers, which through a slice it cannot know is on the
+// stack would each take a write barrier while the collector marks. Its caller makes the substrings.
 func bounds(s string, sp []span) int {
 	n, start, i := 0, 0, 0
 	for ; i+8 <= len(s); i += 8 {
