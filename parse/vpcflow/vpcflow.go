@@ -403,14 +403,14 @@ func (e *fieldError) Error() string {
 func build(sl *slab.Slab, line string, f []string, cols []column, size int, key *parse.KeyInfo) (*event.Event, string, error) {
 	fs := fields{f: sl.Fields(size + emitMost)}
 	fs.f = fs.f[:cap(fs.f)]
-	var hasAccount, hasRegion bool
-	var ts time.Time
-	var (
-		src, dst, pktSrc, pktDst string
-		start, end               time.Time
-		action                   string
-		family                   string
-	)
+	// What the fields after the loop depend on, in a struct: the compiler keeps it in memory, where
+	// ten variables it would carry in registers through every turn of the loop, spilling and
+	// reloading them, cost a tenth of build.
+	var r struct {
+		src, dst, pktSrc, pktDst, action, family string
+		start, end                               time.Time
+		hasAccount, hasRegion                    bool
+	}
 	for i := range cols {
 		c, v := &cols[i], f[i]
 		if v == "-" || v == "" || c.op == opSkip {
@@ -421,7 +421,7 @@ func build(sl *slab.Slab, line string, f []string, cols []column, size int, key 
 			fs.add(c.key, event.String(v))
 		case opRegion:
 			fs.add(c.key, event.String(v))
-			hasRegion = true
+			r.hasRegion = true
 		case opInt:
 			n, ok := atoi(v, math.MaxInt64)
 			if !ok {
@@ -432,7 +432,7 @@ func build(sl *slab.Slab, line string, f []string, cols []column, size int, key 
 			fs.add(c.key, event.String(v))
 			if v != "unknown" {
 				fs.add("cloud.account.id", event.String(v))
-				hasAccount = true
+				r.hasAccount = true
 			}
 		case opInstance:
 			fs.add(c.key, event.String(v))
@@ -444,14 +444,14 @@ func build(sl *slab.Slab, line string, f []string, cols []column, size int, key 
 			}
 			side := "source"
 			if c.op == opSrcAddr {
-				src = v
+				r.src = v
 			} else {
-				dst, side = v, "destination"
+				r.dst, side = v, "destination"
 			}
-			if family == "" || c.op == opSrcAddr {
-				family = "ipv6"
+			if r.family == "" || c.op == opSrcAddr {
+				r.family = "ipv6"
 				if v4 {
-					family = "ipv4"
+					r.family = "ipv4"
 				}
 			}
 			if side == "source" {
@@ -465,9 +465,9 @@ func build(sl *slab.Slab, line string, f []string, cols []column, size int, key 
 			fs.add(c.key, event.String(v))
 			if _, ok := parseAddr(v); ok {
 				if c.name == "pkt-srcaddr" {
-					pktSrc = v
+					r.pktSrc = v
 				} else {
-					pktDst = v
+					r.pktDst = v
 				}
 			}
 		case opSrcPort, opDstPort:
@@ -506,14 +506,14 @@ func build(sl *slab.Slab, line string, f []string, cols []column, size int, key 
 			t := time.Unix(int64(n), 0).UTC()
 			fs.add(c.key, event.Time(t))
 			if c.op == opStart {
-				start = t
+				r.start = t
 			} else {
-				end = t
+				r.end = t
 			}
 		case opAction:
 			fs.add(c.key, event.String(v))
 			fs.add("event.action", event.String(v))
-			action = v
+			r.action = v
 		case opTCPFlags:
 			n, ok := atoi(v, 65535)
 			if !ok {
@@ -525,13 +525,13 @@ func build(sl *slab.Slab, line string, f []string, cols []column, size int, key 
 			}
 		}
 	}
-	ts = end
-	if end.IsZero() {
-		ts = start
+	ts := r.end
+	if r.end.IsZero() {
+		ts = r.start
 	}
 	fs.add("event.kind", event.String("event"))
 	fs.add("event.category", event.Strings(categoryNetwork...))
-	switch action {
+	switch r.action {
 	case "ACCEPT":
 		fs.add("event.outcome", event.String("success"))
 		fs.add("event.type", event.Strings(typeAllowed...))
@@ -541,10 +541,10 @@ func build(sl *slab.Slab, line string, f []string, cols []column, size int, key 
 	default:
 		fs.add("event.type", event.Strings(typeConnection...))
 	}
-	if family != "" {
-		fs.add("network.type", event.String(family))
+	if r.family != "" {
+		fs.add("network.type", event.String(r.family))
 	}
-	if ips := related(src, dst, pktSrc, pktDst); len(ips) > 0 {
+	if ips := related(r.src, r.dst, r.pktSrc, r.pktDst); len(ips) > 0 {
 		l := sl.Strings(len(ips))
 		for _, ip := range ips {
 			l = append(l, ip)
@@ -554,7 +554,7 @@ func build(sl *slab.Slab, line string, f []string, cols []column, size int, key 
 	e := sl.Event()
 	e.Type, e.Original, e.Timestamp = Name, line, ts
 	// The room Emit needs and no more: the rest goes back to the slab for the next event.
-	e.Fields = sl.Trim(fs.f[:fs.n], fs.n+emitted(key, hasAccount, hasRegion))
+	e.Fields = sl.Trim(fs.f[:fs.n], fs.n+emitted(key, r.hasAccount, r.hasRegion))
 	return e, "", nil
 }
 
