@@ -81,8 +81,14 @@ func (l *Lake) Check(ctx context.Context, opt CheckOptions) (CheckReport, error)
 					batches = l.objectsByBatch()
 				}
 				d := DamagedFile{Path: filepath.Join(p.Rel, f.Name), Size: f.Size, Err: clippedError{err}, Batch: batchOfFile(f.Name)}
-				d.Objects = batches[d.Batch]
-				if d.Objects == nil {
+				// The batch's objects whose events can be in this file: those with events of the
+				// partition's type (or of an unrecorded type).
+				for _, o := range batches[d.Batch] {
+					if o.Events > 0 && (o.Type == "" || o.Type == p.Type) {
+						d.Objects = append(d.Objects, o)
+					}
+				}
+				if _, ok := batches[d.Batch]; !ok {
 					d.Batch = ""
 				}
 				rep.Damaged = append(rep.Damaged, d)

@@ -211,7 +211,7 @@ func (l *Lake) Query(ctx context.Context, query string, opt QueryOptions) (*sql.
 		}
 	}
 	if _, err := l.Views(ctx, opt); err != nil {
-		return nil, err
+		return nil, &QueryError{Err: err, Query: query} // a damaged file fails here: the hint says what to do
 	}
 	rows, err := l.db.QueryContext(ctx, query)
 	if err != nil {

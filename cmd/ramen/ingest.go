@@ -293,6 +293,8 @@ type ingester struct {
 	det   *detection
 	inRun map[string]bool // objects taken in this run, by identity
 	pend  pending         // objects read to their end, waiting for their batch to commit
+	// objType is the log type of the current object's events ("" until it has one).
+	objType string
 }
 
 // detection runs the rules over ingested events on a goroutine of its own, an object's events at a
@@ -609,6 +611,7 @@ func (g *ingester) take(ctx context.Context, r parsed) error {
 		if err := g.a.Add(e); err != nil {
 			return fmt.Errorf("writing to the lake: %w", err)
 		}
+		g.objType = e.Type
 	}
 	if g.det != nil {
 		g.det.add(r.events)
@@ -719,6 +722,7 @@ func (g *ingester) parse(ctx context.Context, name string, r io.Reader) (parse.S
 			addErr = err
 			return err
 		}
+		g.objType = e.Type
 		if g.det != nil {
 			if evs = append(evs, e); len(evs) == 4096 {
 				g.det.add(evs)
@@ -792,6 +796,7 @@ func (g *ingester) seenInRun(o lake.Object) bool { return !g.opt.force && g.inRu
 func (g *ingester) ended(ctx context.Context, obj lake.Object, ps parse.Stats) error {
 	g.inRun[obj.Identity()] = true
 	obj.Events, obj.Reject = ps.Events, ps.Rejected
+	obj.Type, g.objType = g.objType, "" // the manifest says where the object's events are
 	g.a.EndObject(obj)
 	// Counted as ingested only when its batch commits: a run that fails must not report more than
 	// the lake acknowledges.

@@ -22,6 +22,7 @@ var lakeCommands = map[string]func(ctx context.Context, args []string, stdout, s
 	"stats":   runLakeStats,
 	"compact": runLakeCompact,
 	"prune":   runLakePrune,
+	"check":   runLakeCheck,
 }
 
 func runLake(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -32,6 +33,7 @@ Subcommands:
   stats    per log type: days, partitions, files, rows, bytes, oldest and newest day
   compact  rewrite partitions of many small files as one file each, without duplicate events
   prune    delete the days older than a retention (--older-than 90d)
+  check    find damaged files (--full reads every value), --repair moves them aside
 
 Run 'ramen lake <subcommand> -h' for its flags.
 `)
@@ -177,6 +179,94 @@ func runLakePrune(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fmt.Fprintf(stdout, "%s %d partitions (days), %d files, %s: everything before %s\n", verb, len(st.Partitions), st.Files,
 		progress.Bytes(st.Bytes), now.Add(-age).UTC().Format("2006-01-02 15:04 MST"))
 	return err
+}
+
+func runLakeCheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("lake check", "[--data DIR|s3://bucket/prefix] [--type T] [--full] [--repair]", stderr)
+	df := addDataFlags(fs, nil, nil)
+	typ := fs.String("type", "", "only this log `type`")
+	full := fs.Bool("full", false, "read every value of every file, not only the footers (reads the whole lake)")
+	repair := fs.Bool("repair", false, "move damaged files to _quarantine/damaged and say which objects to ingest again")
+	if err := parseFlagsOnly(fs, args); err != nil {
+		return err
+	}
+	if *repair && df.remote() {
+		return &exitError{code: 1, err: errors.New("--repair works on a local lake; on a lake on S3, check from a fresh --cache first (a damaged cached file may only be a bad download)")}
+	}
+	l, err := df.open(ctx, !*repair)
+	if err != nil {
+		return err
+	}
+	defer l.Close()
+	po := lake.PullOptions{}
+	if *typ != "" {
+		po.Types = []string{*typ}
+	}
+	if _, err := l.Pull(ctx, po); err != nil {
+		return err
+	}
+	start := time.Now()
+	bar := progress.Start(progressWriter(stderr, false), "check", 0)
+	var last int64
+	rep, err := l.Check(ctx, lake.CheckOptions{Type: *typ, Full: *full, OnFile: func(done, total int, bytes int64) {
+		bar.Add(bytes-last, 1, 0)
+		last = bytes
+	}})
+	bar.Done()
+	if err != nil {
+		return err
+	}
+	what := "footers"
+	if *full {
+		what = "every value"
+	}
+	fmt.Fprintf(stdout, "%d files, %s checked (%s), %d damaged, %.1fs\n", rep.Files, progress.Bytes(rep.Bytes), what, len(rep.Damaged), time.Since(start).Seconds())
+	var again []string
+	for _, d := range rep.Damaged {
+		fmt.Fprintf(stdout, "damaged: %s (%s): %v\n", d.Path, progress.Bytes(d.Size), d.Err)
+		if d.Batch == "" {
+			fmt.Fprintf(stdout, "  a compacted file: the objects of its events cannot be told; ingest that hour's sources again with --force\n")
+		}
+		const show = 10
+		for i, o := range d.Objects {
+			if i < show {
+				fmt.Fprintf(stdout, "  events of %s\n", o.Key)
+			}
+			again = append(again, o.Key)
+		}
+		if len(d.Objects) > show {
+			fmt.Fprintf(stdout, "  ... and %d more objects (--repair lists them all beside the file it moves)\n", len(d.Objects)-show)
+		}
+		if *repair {
+			moved, err := l.Quarantine(d)
+			if err != nil {
+				return fmt.Errorf("moving %s aside: %w", d.Path, err)
+			}
+			fmt.Fprintf(stdout, "  moved to %s (why, and every object, in %s.reason.json)\n", moved, moved)
+		}
+	}
+	if len(rep.Damaged) == 0 {
+		return nil
+	}
+	if !*repair {
+		fmt.Fprintf(stdout, "Queries that read these files fail. 'ramen lake check --repair' moves them aside (nothing is deleted).\n")
+	} else if len(again) > 0 && len(again) <= 50 {
+		// The objects' other events are still in the lake: ingesting them again doubles those until
+		// compaction drops the copies (same event ids).
+		fmt.Fprintf(stdout, "To bring their events back: ramen ingest --force --data %s %s && ramen lake compact --data %s\n",
+			shellQuote(*df.data), strings.Join(quoteAll(again), " "), shellQuote(*df.data))
+	} else if len(again) > 0 {
+		fmt.Fprintf(stdout, "To bring their events back, ingest the objects listed in the .reason.json files with --force, then run 'ramen lake compact'.\n")
+	}
+	return &exitError{code: 2}
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = shellQuote(s)
+	}
+	return out
 }
 
 // parseFlagsOnly parses a subcommand's flags; it takes no other arguments.
