@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,7 +28,7 @@ import (
 // 100,000 records with varied addresses and ports). Detection is off (--no-detect): this measures
 // the pipeline into the lake, not the rules.
 //
-//	go test ./cmd/ramen -run '^$' -bench Ingest -benchtime 1x -count 3
+//	go test ./cmd/ramen -run '^$' -bench '^BenchmarkIngest$' -benchtime 1x -count 3
 //
 // It reports events/s, the CPU seconds of a run (user and system, all cores), the process's peak RSS during the run (VmHWM, reset before each run; Linux
 // only) and the peak Go heap sampled every 10 ms, and the lake's Parquet bytes. RAMEN_BENCH_CORPUS=DIR
@@ -115,7 +116,9 @@ func readPeakRSS() int64 {
 	return 0
 }
 
-// sampleHeap records the largest heap in use seen every 10 ms until the returned func is called.
+// sampleHeap records the largest heap (objects, live or not yet collected) seen every 10 ms until
+// the returned func is called. It reads runtime/metrics, which does not stop the world as
+// runtime.ReadMemStats does.
 func sampleHeap(peak *int64) func() {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -126,14 +129,14 @@ func sampleHeap(peak *int64) func() {
 		defer wg.Done()
 		t := time.NewTicker(10 * time.Millisecond)
 		defer t.Stop()
-		var ms runtime.MemStats
+		sample := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 		for {
 			select {
 			case <-done:
 				return
 			case <-t.C:
-				runtime.ReadMemStats(&ms)
-				if h := int64(ms.HeapInuse); h > p.Load() {
+				metrics.Read(sample)
+				if h := int64(sample[0].Value.Uint64()); h > p.Load() {
 					p.Store(h)
 				}
 			}
