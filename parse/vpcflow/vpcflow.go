@@ -107,7 +107,7 @@ func sniff(head []byte) bool {
 	)
 	n := split(line, sp[:], toks[:])
 	f := toks[:min(n, maxFields)]
-	if skipExportTime(f) {
+	if len(f) > 0 && skipExportTime(f[0]) {
 		f, n = f[1:], n-1
 	}
 	l := headerlessLayout(n)
@@ -128,8 +128,7 @@ const maxFields = 128
 
 // split cuts s at runs of spaces into toks and returns the number of fields (which may exceed
 // len(toks): the extra ones are counted only). sp is room for the fields' bounds, as long as toks.
-// (Parse does the same inline: there toks is in its own frame, and writing it takes no write
-// barrier.)
+// (Parse works on the bounds themselves and makes a field's substring when it reads it.)
 func split(s string, sp []span, toks []string) int {
 	n := bounds(s, sp)
 	for i := range min(n, len(sp)) {
@@ -140,6 +139,9 @@ func split(s string, sp []span, toks []string) int {
 
 // span is where a field of a line starts and ends.
 type span struct{ lo, hi int }
+
+// of returns the field of line.
+func (b span) of(line string) string { return line[b.lo:b.hi] }
 
 // bounds finds the fields of s, the runs of bytes between spaces, writes where the first len(sp)
 // are into sp and returns their number. It looks at eight bytes at a time: a flow record is a
@@ -193,13 +195,9 @@ func spaces(w uint64) uint64 {
 	return ^t &^ low7
 }
 
-// skipExportTime reports whether the first field is the timestamp a CloudWatch Logs export puts
+// skipExportTime reports whether t, the first field, is the timestamp a CloudWatch Logs export puts
 // before each message ("2021-03-04T05:06:07.000Z").
-func skipExportTime(f []string) bool {
-	if len(f) == 0 {
-		return false
-	}
-	t := f[0]
+func skipExportTime(t string) bool {
 	if len(t) < 20 || t[4] != '-' || t[10] != 'T' {
 		return false
 	}
@@ -278,7 +276,6 @@ func Parse(ctx context.Context, in *parse.Input) error {
 	lines := in.Lines()
 	var (
 		hdr     *format
-		toks    [maxFields]string
 		sp      [maxFields]span
 		records int
 		headers int
@@ -317,12 +314,9 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		}
 		records++
 		line := string(b)
-		n := bounds(line, sp[:]) // split, inline (see split)
-		for i := range min(n, maxFields) {
-			toks[i] = line[sp[i].lo:sp[i].hi]
-		}
-		f := toks[:min(n, maxFields)]
-		if skipExportTime(f) {
+		n := bounds(line, sp[:])
+		f := sp[:min(n, maxFields)]
+		if len(f) > 0 && skipExportTime(f[0].of(line)) {
 			f, n = f[1:], n-1
 		}
 		if n > len(f) {
@@ -398,9 +392,9 @@ func (e *fieldError) Error() string {
 	return "field " + e.name + ": " + strconv.Quote(e.value) + " " + e.problem
 }
 
-// build maps one record: f are its fields (substrings of line), cols their meaning, size the most
+// build maps one record: f are its fields (bounds in line), cols their meaning, size the most
 // fields the event can get (see sizeOf), key what the object's name says (see emitted).
-func build(sl *slab.Slab, line string, f []string, cols []column, size int, key *parse.KeyInfo) (*event.Event, string, error) {
+func build(sl *slab.Slab, line string, f []span, cols []column, size int, key *parse.KeyInfo) (*event.Event, string, error) {
 	fs := fields{f: sl.Fields(size + emitMost)}
 	fs.f = fs.f[:cap(fs.f)]
 	// What the fields after the loop depend on, in a struct: the compiler keeps it in memory, where
@@ -412,7 +406,7 @@ func build(sl *slab.Slab, line string, f []string, cols []column, size int, key 
 		hasAccount, hasRegion                    bool
 	}
 	for i := range cols {
-		c, v := &cols[i], f[i]
+		c, v := &cols[i], f[i].of(line)
 		if v == "-" || v == "" || c.op == opSkip {
 			continue
 		}
