@@ -203,6 +203,9 @@ func (p *filePart) create(ps *pqSchema) (err error) {
 		parquet.Compression(&zstd.Codec{Level: ingestLevel}),
 		parquet.MaxRowsPerRowGroup(rowGroupRows),
 		parquet.PageBufferSize(pageBytes),
+		// The original record is a blob: its min and max would filter nothing and cost a comparison
+		// of every record.
+		parquet.SkipPageBounds("event", "original"),
 		parquet.CreatedBy("ramen", "", ""))
 	for s := p.start; s < p.end; s += rowGroupRows {
 		p.groups = append(p.groups, p.pw.BeginRowGroup())
