@@ -320,3 +320,31 @@ func TestFarTimes(t *testing.T) {
 		}
 	}
 }
+
+// A field named like a column every row has (a parser's mistake) does not replace or break it.
+func TestFixedKeysInFields(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a, _ := l.NewAppender()
+	e := event.New("fixed", "the record", 4)
+	e.ID, e.Timestamp = "id-1", time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	e.Add("@timestamp", event.String("not a time"))
+	e.Add("event.original", event.Int(3))
+	e.Add("_id", event.String("another id"))
+	e.Add("event.action", event.String("Get"))
+	if err := a.Add(e); err != nil {
+		t.Fatal(err)
+	}
+	a.EndObject(Object{Key: "k", SHA256: "k"})
+	if _, err := a.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := readBack(t, l, "fixed")
+	want := `{"@timestamp":"2026-03-02 08:00:00","_id":"id-1","event":{"action":"Get","original":"the record"}`
+	if !strings.Contains(got, want) {
+		t.Errorf("read back:\n%s\nwant a row with %s", got, want)
+	}
+}

@@ -107,7 +107,9 @@ func (a *Appender) Add(e *event.Event) error {
 	row := tb.rows
 	sh.cols[0].addMicros(row, ts.UnixMicro())
 	for i := 1; i < len(fs); i++ {
-		sh.cols[i].add(row, fs[i].Value)
+		if c := sh.cols[i]; c != nil {
+			c.add(row, fs[i].Value)
+		}
 	}
 	tb.ts.append(ts.UnixNano())
 	tb.rows++
@@ -121,7 +123,7 @@ type shape struct {
 	fixed int // the leading fields every row has (@timestamp, _id, event.original, ...)
 	keys  []string
 	kinds []event.Kind
-	cols  []*column // the column of each field
+	cols  []*column // the column of each field (nil: not stored)
 }
 
 // maxShapes bounds the shapes remembered per type: records with ever-new field sets still work,
@@ -146,6 +148,9 @@ func (tb *typeBatch) shapeOf(fs []event.Field, fixed int) *shape {
 	}
 	// Add to the schema in key order, so that a leaf always precedes the keys below it.
 	for _, i := range event.SortedOrder(fs, nil) {
+		if int(i) >= fixed && fixedKey(fs[i].Key) {
+			continue // the event's own ID, Timestamp, Original and NativeRoot are those columns
+		}
 		path := tb.schema.add(fs[i].Key, fs[i].Value.Kind())
 		c := tb.byPath[path]
 		if c == nil {
@@ -160,6 +165,11 @@ func (tb *typeBatch) shapeOf(fs []event.Field, fixed int) *shape {
 	}
 	tb.shapes = append([]*shape{sh}, shapes...)
 	return sh
+}
+
+// fixedKey reports whether a field's key is one of the columns every row has.
+func fixedKey(k string) bool {
+	return k == "@timestamp" || k == "_id" || k == "event.original" || k == "_native_root"
 }
 
 func (sh *shape) matches(fs []event.Field) bool {
