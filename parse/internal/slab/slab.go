@@ -7,7 +7,7 @@
 // the new object while the collector runs, setting its pointer bitmap) was a fifth of the parse.
 // A chunk of many events pays those costs once.
 //
-// The price is retention: the events of one chunk (up to a hundred) are freed together, when none
+// The price is retention: the events of one chunk (about a hundred) are freed together, when none
 // of them is referenced any more. Events flow through ramen in batches (a batch for the lake, a
 // chunk for detection), so they die together anyway; a consumer that keeps single events for long
 // (none does) should copy what it keeps. The text an event's fields point to (its Original) is not
@@ -34,7 +34,7 @@ const (
 	growth      = 8 // eventChunk/growth is the first chunk's size
 )
 
-var (
+const (
 	eventsPerChunk  = eventChunk / int(unsafe.Sizeof(event.Event{}))
 	fieldsPerChunk  = fieldChunk / int(unsafe.Sizeof(event.Field{}))
 	stringsPerChunk = stringChunk / int(unsafe.Sizeof(""))
