@@ -21,6 +21,7 @@ import (
 	"github.com/ramen-siem/ramen/parse"
 	"github.com/ramen-siem/ramen/progress"
 	"github.com/ramen-siem/ramen/sigma"
+	"github.com/ramen-siem/ramen/source/s3"
 )
 
 func init() {
@@ -69,6 +70,9 @@ func runDemo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return nil
 	}
 
+	if s3.IsURL(*dataDir) {
+		return &exitError{code: 1, err: fmt.Errorf("--data %s: the demo keeps its logs and lake in a local directory; give one with --data DIR (then 'ramen ingest --data s3://... DIR/demo-logs' loads the logs into a lake on S3)", *dataDir)}
+	}
 	logs := demoLogs(*dataDir)
 	start := time.Now()
 	truth, reused, err := reuseOrGenerate(ctx, logs, cfg, pw)
