@@ -348,3 +348,47 @@ func TestFixedKeysInFields(t *testing.T) {
 		t.Errorf("read back:\n%s\nwant a row with %s", got, want)
 	}
 }
+
+// A file of more than one row group (122,880 rows) keeps every value on its row across the groups,
+// for columns every row has, columns few rows have, and lists.
+func TestRowGroups(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a, _ := l.NewAppender()
+	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	const n = 130_000
+	for i := n - 1; i >= 0; i-- { // added newest first: the file must still be in time order
+		e := event.New("groups", "r", 3)
+		e.ID, e.Timestamp = fmt.Sprint(i), base.Add(time.Duration(i)*10*time.Millisecond)
+		e.Add("n", event.Int(int64(i)))
+		if i%7 == 0 {
+			e.Add("sparse", event.String(fmt.Sprint(i)))
+		}
+		if i%5 == 0 {
+			e.Add("list", event.Strings(fmt.Sprint(i), "x"))
+		}
+		a.Add(e)
+	}
+	a.EndObject(Object{Key: "k", SHA256: "k"})
+	if _, err := a.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	src := `read_parquet(` + sqlString(l.partitionGlob("groups")) + `, file_row_number = true)`
+	var groups int64
+	l.DB().QueryRow(`SELECT count(DISTINCT row_group_id) FROM parquet_metadata(` + sqlString(l.partitionGlob("groups")) + `)`).Scan(&groups)
+	var rows, misplaced, sparse, badSparse, lists, badLists int64
+	err = l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE n != file_row_number),
+		count(sparse), count(*) FILTER (WHERE (n % 7 = 0) != (sparse IS NOT NULL) OR sparse != n::VARCHAR),
+		count(list), count(*) FILTER (WHERE (n % 5 = 0) != (list IS NOT NULL) OR list != [n::VARCHAR, 'x'])
+		FROM ` + src).Scan(&rows, &misplaced, &sparse, &badSparse, &lists, &badLists)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if groups != 2 || rows != n || misplaced != 0 || sparse != (n+6)/7 || badSparse != 0 || lists != n/5 || badLists != 0 {
+		t.Errorf("%d row groups, %d rows, %d out of place, %d sparse values (%d wrong), %d lists (%d wrong)",
+			groups, rows, misplaced, sparse, badSparse, lists, badLists)
+	}
+}
