@@ -383,7 +383,7 @@ func TestRowGroups(t *testing.T) {
 	err = l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE n != file_row_number),
 		count(sparse), count(*) FILTER (WHERE (n % 7 = 0) != (sparse IS NOT NULL) OR sparse != n::VARCHAR),
 		count(list), count(*) FILTER (WHERE (n % 5 = 0) != (list IS NOT NULL) OR list != [n::VARCHAR, 'x'])
-		FROM ` + src).Scan(&rows, &misplaced, &sparse, &badSparse, &lists, &badLists)
+		FROM `+src).Scan(&rows, &misplaced, &sparse, &badSparse, &lists, &badLists)
 	if err != nil {
 		t.Fatal(err)
 	}
