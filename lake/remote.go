@@ -276,6 +276,42 @@ func fileID(key string) string {
 
 func partKey(id string) string { return "_manifest/" + id + ".ndjson" }
 
+// layoutKey reports whether key, as the store lists it, is a file of the lake's layout that a cache
+// may hold: type=T/date=D/hour=H/<name>.parquet or _rejected/<name>.ndjson, every segment a plain
+// name (not empty, "." or "..", no backslash). Keys come from the bucket and are untrusted, and the cache
+// writes (and removes) a file at each key it pulls: any other key ("type=x/../../etc/passwd", two
+// keys for one path) is no file of the lake, as it would not be for the glob of a local lake.
+func layoutKey(key string) bool {
+	seg := strings.Split(key, "/")
+	for _, s := range seg {
+		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "\\\x00") {
+			return false
+		}
+	}
+	switch len(seg) {
+	case 4:
+		return len(seg[0]) > len("type=") && strings.HasPrefix(seg[0], "type=") && strings.HasPrefix(seg[1], "date=") &&
+			strings.HasPrefix(seg[2], "hour=") && strings.HasSuffix(seg[3], ".parquet")
+	case 2:
+		return seg[0] == "_rejected" && strings.HasSuffix(seg[1], ".ndjson")
+	}
+	return false
+}
+
+// partKeyOK reports whether key is a manifest part: _manifest/<id>.ndjson, nothing deeper.
+func partKeyOK(key string) bool {
+	name, ok := strings.CutPrefix(key, "_manifest/")
+	return ok && strings.HasSuffix(name, ".ndjson") && !strings.ContainsAny(name, "/\\\x00")
+}
+
+// cachePath is where the cache holds the file of key, which must be a key of the lake's layout.
+func (l *Lake) cachePath(key string) (string, error) {
+	if !layoutKey(key) {
+		return "", fmt.Errorf("%s%s: not a key of the lake's layout, refused", l.remote.store, key)
+	}
+	return filepath.Join(l.root, filepath.FromSlash(key)), nil
+}
+
 // PublishStats describe what Publish uploaded.
 type PublishStats struct {
 	Batches, Files int
@@ -627,7 +663,7 @@ func (l *Lake) list(ctx context.Context, scope func(types []string) *PullOptions
 	ls := &listing{parts: map[string]StoreObject{}}
 	err := r.store.List(ctx, "_manifest/", func(page []StoreObject) error {
 		for _, o := range page {
-			if strings.HasSuffix(o.Key, ".ndjson") {
+			if partKeyOK(o.Key) {
 				ls.parts[fileID(o.Key)] = o
 			}
 		}
@@ -681,8 +717,8 @@ func (l *Lake) list(ctx context.Context, scope func(types []string) *PullOptions
 	}
 	take := func(page []StoreObject) error {
 		for _, o := range page {
-			if !strings.HasSuffix(o.Key, ".parquet") {
-				continue
+			if !layoutKey(o.Key) || !strings.HasPrefix(o.Key, "type=") {
+				continue // not a file of the lake (and a key never names a path outside the cache)
 			}
 			if replaced[o.Key] {
 				ls.replaced = append(ls.replaced, o.Key)
@@ -724,7 +760,7 @@ func (l *Lake) list(ctx context.Context, scope func(types []string) *PullOptions
 	if ls.scope == nil || ls.scope.Rejected {
 		err = r.store.List(ctx, "_rejected/", func(page []StoreObject) error {
 			for _, o := range page {
-				if _, ok := ls.parts[fileID(o.Key)]; ok && strings.HasSuffix(o.Key, ".ndjson") {
+				if _, ok := ls.parts[fileID(o.Key)]; ok && layoutKey(o.Key) {
 					ls.rejected = append(ls.rejected, o)
 				}
 			}
@@ -920,8 +956,12 @@ func (l *Lake) pull(ctx context.Context, ls *listing, opt PullOptions) (PullStat
 		if _, ok := want[key]; ok {
 			continue
 		}
-		if err := os.Remove(filepath.Join(l.root, filepath.FromSlash(key))); err != nil && !os.IsNotExist(err) {
-			return st, err
+		// A key outside the layout (recorded by an older ramen) names no file of the cache: it is
+		// forgotten, and nothing is removed for it.
+		if path, err := l.cachePath(key); err == nil {
+			if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
+				return st, err
+			}
 		}
 		gone = append(gone, knownLine{Key: key, Gone: true})
 		st.Removed++
@@ -936,7 +976,10 @@ func (l *Lake) pull(ctx context.Context, ls *listing, opt PullOptions) (PullStat
 	slices.Sort(keys)
 	for _, key := range keys {
 		o := want[key]
-		path := filepath.Join(l.root, filepath.FromSlash(key))
+		path, err := l.cachePath(key)
+		if err != nil {
+			return st, err
+		}
 		if k, ok := r.known[key]; ok && k.Size == o.Size && k.ETag == o.ETag && exists(path) {
 			continue
 		}

@@ -23,8 +23,9 @@ type memStore struct {
 	objs    map[string][]byte
 	failPut func(key string) error
 	puts    []string
-	lists   []string // prefixes listed
-	name    string   // String() when set
+	lists   []string            // prefixes listed
+	name    string              // String() when set
+	onList  func(prefix string) // called before each listing, outside the lock
 }
 
 func newMemStore() *memStore { return &memStore{objs: map[string][]byte{}} }
@@ -39,6 +40,9 @@ func (m *memStore) String() string {
 }
 
 func (m *memStore) List(ctx context.Context, prefix string, fn func([]StoreObject) error) error {
+	if m.onList != nil {
+		m.onList(prefix)
+	}
 	m.mu.Lock()
 	m.lists = append(m.lists, prefix)
 	var page []StoreObject
@@ -544,5 +548,71 @@ func TestRemoteCacheBelongsToOneLake(t *testing.T) {
 	l.Close()
 	if _, err := Open(local, Options{Remote: newMemStore()}); err == nil || !strings.Contains(err.Error(), "is a local lake") {
 		t.Errorf("a local lake as a cache: %v", err)
+	}
+}
+
+// Keys come from the bucket and are untrusted: a key that is not a file of the lake's layout
+// ("type=t/date=d/../../../x_0.parquet", "_rejected/../../x.ndjson") is never written outside the
+// cache, whatever part names its id.
+func TestRemoteKeysCannotEscapeTheCache(t *testing.T) {
+	s := newMemStore()
+	w := openRemoteLake(t, s, false)
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	ingest(t, w, "a", synthEvents("test", start, 50*time.Minute, 10, 1), nil)
+	if _, err := w.Publish(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	s.objs["_manifest/evil.ndjson"] = []byte{}
+	for _, k := range []string{
+		"type=test/date=2026-03-01/../../../../escape/evil_0.parquet",
+		"type=test/date=2026-03-01/hour=08/../../../../../escape/evil_1.parquet",
+		"_rejected/../../../escape/evil.ndjson",
+		"type=test//date=2026-03-01/hour=08/evil_2.parquet",
+	} {
+		s.objs[k] = []byte("owned")
+	}
+	s.mu.Unlock()
+	base := t.TempDir()
+	root := filepath.Join(base, "x", "y", "cache")
+	r, err := Open(root, Options{Remote: s, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	// A key outside the layout that an older ramen recorded as pulled, and that the bucket no longer
+	// lists: forgetting it must not remove the file its path would name.
+	victim := filepath.Join(base, "x", "victim.parquet")
+	if err := os.WriteFile(victim, []byte("mine"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	known, err := os.OpenFile(filepath.Join(root, "_remote", "known.ndjson"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintln(known, `{"key":"type=test/date=2026-03-01/../../../../victim.parquet","size":4,"etag":"e"}`)
+	known.Close()
+	st, err := r.Pull(context.Background(), PullOptions{Rejected: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bad []string
+	filepath.WalkDir(base, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && p != victim && (!strings.HasPrefix(p, root+string(filepath.Separator)) || strings.HasPrefix(d.Name(), "evil_")) {
+			bad = append(bad, p)
+		}
+		return nil
+	})
+	if len(bad) > 0 {
+		t.Errorf("keys of the bucket written as %v", bad)
+	}
+	if !exists(victim) {
+		t.Error("a file outside the cache was removed for a key the bucket no longer lists")
+	}
+	if st.Files != 1 {
+		t.Errorf("pulled %d files, want the 1 file of the lake's layout", st.Files)
+	}
+	if n := remoteCount(t, r, "SELECT count(*) FROM test"); n != 10 {
+		t.Errorf("%d events, want 10", n)
 	}
 }
