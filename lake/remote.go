@@ -382,6 +382,12 @@ func (l *Lake) publish(ctx context.Context, atOpen bool) (PublishStats, error) {
 	for _, e := range comps {
 		var c compactionRecord
 		path := filepath.Join(r.dir, "compactions", e.Name())
+		if !strings.HasSuffix(e.Name(), ".json") {
+			// A record a crash cut short before it was renamed into place (writeFileAtomic): written
+			// before the compaction's journal, so that compaction never took place.
+			os.Remove(path)
+			continue
+		}
 		b, err := os.ReadFile(path)
 		if err != nil {
 			return st, err
@@ -934,6 +940,9 @@ func (l *Lake) pull(ctx context.Context, ls *listing, opt PullOptions) (PullStat
 	comps, _ := os.ReadDir(filepath.Join(r.dir, "compactions"))
 	for _, e := range comps {
 		var c compactionRecord
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue // a record cut short by a crash: its compaction never took place
+		}
 		if b, err := os.ReadFile(filepath.Join(r.dir, "compactions", e.Name())); err == nil && json.Unmarshal(b, &c) == nil &&
 			exists(filepath.Join(l.root, filepath.FromSlash(c.Output))) {
 			for _, k := range c.Replaced {

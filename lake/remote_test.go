@@ -616,3 +616,31 @@ func TestRemoteKeysCannotEscapeTheCache(t *testing.T) {
 		t.Errorf("%d events, want 10", n)
 	}
 }
+
+// A kill in the middle of writing a compaction's record (before its journal: the compaction never
+// took place) leaves a torn temporary file; the next Open must not refuse to open the cache.
+func TestRemoteTornCompactionRecord(t *testing.T) {
+	s := newMemStore()
+	dir := t.TempDir()
+	w, err := Open(dir, Options{Remote: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, w, "a", synthEvents("test", time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), time.Hour, 10, 1), nil)
+	w.Close()
+	tmp := filepath.Join(dir, "_remote", "compactions", "20260301T090000Z-0123456789ab.json.tmp")
+	if err := os.WriteFile(tmp, []byte(`{"id":"2026030`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w, err = Open(dir, Options{Remote: s})
+	if err != nil {
+		t.Fatalf("open after a torn compaction record: %v", err)
+	}
+	defer w.Close()
+	if got := s.keys("_manifest/"); len(got) != 1 {
+		t.Errorf("parts %v, want the pending batch published", got)
+	}
+	if exists(tmp) {
+		t.Error("the torn record is still there")
+	}
+}
