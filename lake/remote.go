@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -664,28 +665,71 @@ type listing struct {
 // lacks) and lists its files, keeping those readers may see: files of published ids that no
 // compaction replaced. scope, given the store's types, says which types and days to list (nil:
 // everything): a query of one day of one type lists that day's folder only, not the whole lake.
+//
+// The parts are listed again after the files: a compaction published in between (its part uploaded
+// after the first listing of the parts, the files it replaces deleted before the listing of their
+// folder) would otherwise leave the listing with neither its files nor the ones they replaced. If a
+// new part is a compaction's, the files are listed again, with it.
 func (l *Lake) list(ctx context.Context, scope func(types []string) *PullOptions) (*listing, error) {
-	r := l.remote
-	ls := &listing{parts: map[string]StoreObject{}}
-	err := r.store.List(ctx, "_manifest/", func(page []StoreObject) error {
-		for _, o := range page {
-			if partKeyOK(o.Key) {
-				ls.parts[fileID(o.Key)] = o
-			}
-		}
-		return nil
-	})
+	parts, err := l.listParts(ctx)
 	if err != nil {
 		return nil, err
 	}
 	replaced := map[string]bool{}
-	ids := make([]string, 0, len(ls.parts))
-	for id := range ls.parts {
-		ids = append(ids, id)
+	if _, err := l.readReplaced(ctx, parts, slices.Collect(maps.Keys(parts)), replaced); err != nil {
+		return nil, err
 	}
+	for attempt := 1; ; attempt++ {
+		ls, err := l.listFiles(ctx, parts, replaced, scope)
+		if err != nil {
+			return nil, err
+		}
+		again, err := l.listParts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		var fresh []string
+		for id := range again {
+			if _, ok := parts[id]; !ok {
+				fresh = append(fresh, id)
+			}
+		}
+		compacted, err := l.readReplaced(ctx, again, fresh, replaced)
+		if err != nil {
+			return nil, err
+		}
+		if !compacted {
+			// Batches published meanwhile are left out with their files: the listing is the lake
+			// as it was before them.
+			return ls, nil
+		}
+		if attempt == 5 {
+			return nil, fmt.Errorf("%s: compactions kept replacing files while the lake was listed: run again", l.remote.store)
+		}
+		parts = again
+	}
+}
+
+// listParts lists the store's manifest parts, by id.
+func (l *Lake) listParts(ctx context.Context) (map[string]StoreObject, error) {
+	parts := map[string]StoreObject{}
+	err := l.remote.store.List(ctx, "_manifest/", func(page []StoreObject) error {
+		for _, o := range page {
+			if partKeyOK(o.Key) {
+				parts[fileID(o.Key)] = o
+			}
+		}
+		return nil
+	})
+	return parts, err
+}
+
+// readReplaced adds to replaced the keys that the parts ids (of parts) replace, and reports whether
+// there were any. A fresh cache reads every part once: several at a time, as a GET mostly waits;
+// only the replaced keys are kept of each, not its lines.
+func (l *Lake) readReplaced(ctx context.Context, parts map[string]StoreObject, ids []string, replaced map[string]bool) (bool, error) {
 	slices.Sort(ids)
-	// A fresh cache reads every part once: several at a time, as a GET mostly waits.
-	lines := make([][]partLine, len(ids))
+	keys := make([][]string, len(ids))
 	errs := make([]error, len(ids))
 	sem := make(chan struct{}, uploads)
 	var wg sync.WaitGroup
@@ -694,20 +738,34 @@ func (l *Lake) list(ctx context.Context, scope func(types []string) *PullOptions
 		wg.Add(1)
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			lines[i], errs[i] = l.part(ctx, ls.parts[id])
+			lines, err := l.part(ctx, parts[id])
+			for _, pl := range lines {
+				if pl.Replaces != "" {
+					keys[i] = append(keys[i], pl.Replaces)
+				}
+			}
+			errs[i] = err
 		}()
 	}
 	wg.Wait()
+	found := false
 	for i := range ids {
 		if errs[i] != nil {
-			return nil, errs[i]
+			return false, errs[i]
 		}
-		for _, pl := range lines[i] {
-			if pl.Replaces != "" {
-				replaced[pl.Replaces] = true
-			}
+		for _, k := range keys[i] {
+			replaced[k] = true
+			found = true
 		}
 	}
+	return found, nil
+}
+
+// listFiles lists the files of the store that readers may see, given its parts and the keys they
+// replace.
+func (l *Lake) listFiles(ctx context.Context, parts map[string]StoreObject, replaced map[string]bool, scope func(types []string) *PullOptions) (*listing, error) {
+	r := l.remote
+	ls := &listing{parts: parts}
 	dirs, err := r.store.Dirs(ctx, "")
 	if err != nil {
 		return nil, err

@@ -218,8 +218,9 @@ func TestRemoteOnlyPulledWhatTheQueryNeeds(t *testing.T) {
 	if m, _ := filepath.Glob(filepath.Join(r.Root(), "type=vpcflow")); len(m) != 0 {
 		t.Error("vpcflow pulled for a query on cloudtrail")
 	}
-	// Only the day's folder is listed, not the lake.
-	if want := []string{"_manifest/", "type=cloudtrail/date=2026-03-02/"}; !slices.Equal(s.lists, want) {
+	// Only the day's folder is listed, not the lake (and the parts again after it, for a compaction
+	// published meanwhile).
+	if want := []string{"_manifest/", "type=cloudtrail/date=2026-03-02/", "_manifest/"}; !slices.Equal(s.lists, want) {
 		t.Errorf("listed %v, want %v", s.lists, want)
 	}
 	rows, err := r.Query(context.Background(), "SELECT count(*) FROM cloudtrail", opt)
@@ -642,5 +643,41 @@ func TestRemoteTornCompactionRecord(t *testing.T) {
 	}
 	if exists(tmp) {
 		t.Error("the torn record is still there")
+	}
+}
+
+// A compaction published while a reader lists the store (after the reader listed the parts, before
+// it listed the data: the replaced files are gone and the compacted file's part was not listed)
+// must not make the reader see neither the old files nor the new one.
+func TestRemoteCompactionDuringListing(t *testing.T) {
+	s := newMemStore()
+	ctx := context.Background()
+	w := openRemoteLake(t, s, false)
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	ingest(t, w, "a", synthEvents("test", start, 50*time.Minute, 100, 1), nil)
+	ingest(t, w, "b", synthEvents("test", start, 50*time.Minute, 50, 2), nil)
+	ingest(t, w, "c", synthEvents("test", start.Add(2*time.Hour), 50*time.Minute, 20, 3), nil)
+	if _, err := w.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := openRemoteLake(t, s, true)
+	compacted := false
+	s.onList = func(prefix string) {
+		if strings.HasPrefix(prefix, "type=") && !compacted {
+			compacted = true
+			if _, err := w.Compact(ctx, CompactOptions{}); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	if n := remoteCount(t, r, "SELECT count(*) FROM test"); n != 170 {
+		t.Errorf("%d events while a compaction was published, want 170", n)
+	}
+	if !compacted {
+		t.Fatal("no compaction during the listing")
+	}
+	s.onList = nil
+	if n := remoteCount(t, r, "SELECT count(*) FROM test"); n != 170 {
+		t.Errorf("%d events after it, want 170", n)
 	}
 }
