@@ -392,3 +392,45 @@ func TestRowGroups(t *testing.T) {
 			groups, rows, misplaced, sparse, badSparse, lists, badLists)
 	}
 }
+
+// Batches of one Appender, of different sizes, each of several blocks and text chunks, read back as
+// added.
+func TestSeveralBatches(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a, _ := l.NewAppender()
+	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	const per = 20_000 // several blocks, and text chunks of the largest size
+	// Batches get smaller.
+	for batch := range 3 {
+		for i := range per - batch*5000 {
+			n := batch*per + i
+			e := event.New("reuse", fmt.Sprintf("rec-%d-%s", n, strings.Repeat("y", 200+n%50)), 2)
+			e.ID, e.Timestamp = fmt.Sprint(n), base.Add(time.Duration(n)*time.Millisecond)
+			e.Add("n", event.Int(int64(n)))
+			if n%3 == 0 {
+				e.Add("tag", event.String(fmt.Sprintf("t%d", n)))
+			}
+			if err := a.Add(e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		a.EndObject(Object{Key: fmt.Sprint(batch), SHA256: fmt.Sprint(batch)})
+		if _, err := a.Commit(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var rows, bad int64
+	err = l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE event.original != 'rec-' || n || '-' || repeat('y', 200 + (n % 50)::INT)
+		OR _id != n::VARCHAR OR (n % 3 = 0) != (tag IS NOT NULL) OR tag != 't' || n)
+		FROM read_parquet(`+sqlString(l.partitionGlob("reuse"))+`, union_by_name = true)`).Scan(&rows, &bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != 3*per-15000 || bad != 0 {
+		t.Errorf("%d rows (want %d), %d not as added", rows, 3*per-15000, bad)
+	}
+}
