@@ -410,6 +410,11 @@ func (l *Lake) publish(ctx context.Context, atOpen bool) (PublishStats, error) {
 		}
 		for _, id := range drop {
 			for _, key := range byID[id].files {
+				// A publication that failed before the part may have uploaded the file: invisible to
+				// ramen without its part, but not to an engine that reads the bucket by glob.
+				if err := r.store.Delete(ctx, key); err != nil {
+					return st, fmt.Errorf("deleting %s of batch %s, superseded: %w", key, id, err)
+				}
 				if err := os.Remove(filepath.Join(l.root, filepath.FromSlash(key))); err != nil && !os.IsNotExist(err) {
 					return st, err
 				}

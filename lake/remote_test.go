@@ -681,3 +681,45 @@ func TestRemoteCompactionDuringListing(t *testing.T) {
 		t.Errorf("%d events after it, want 170", n)
 	}
 }
+
+// A superseded batch whose files were uploaded before its part failed: dropping it deletes those
+// files from the store too, so that no engine reading the bucket by glob counts its events twice.
+func TestRemoteSupersededBatchLeavesNoFiles(t *testing.T) {
+	s := newMemStore()
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	dirA := t.TempDir()
+	a, err := Open(dirA, Options{Remote: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingest(t, a, "x", synthEvents("test", start, time.Hour, 100, 1), nil)
+	s.failPut = func(key string) error {
+		if strings.HasPrefix(key, "_manifest/") {
+			return errors.New("connection reset")
+		}
+		return nil
+	}
+	if _, err := a.Publish(context.Background()); err == nil {
+		t.Fatal("publish succeeded without its part")
+	}
+	a.Close()
+	s.failPut = nil
+	if len(s.keys("type=")) == 0 {
+		t.Fatal("no file uploaded before the part failed")
+	}
+	b := openRemoteLake(t, s, false)
+	ingest(t, b, "x", synthEvents("test", start, time.Hour, 100, 1), nil)
+	if _, err := b.Publish(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	a, err = Open(dirA, Options{Remote: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	for _, k := range s.keys("type=") {
+		if len(s.keys(partKey(fileID(k)))) == 0 {
+			t.Errorf("%s left in the store without a part", k)
+		}
+	}
+}
