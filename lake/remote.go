@@ -137,6 +137,12 @@ func (r *remote) begin() error {
 		return err
 	}
 	r.lock = lk
+	// Downloads only run with the lock held: what is in tmp was left by a kill.
+	if ents, err := os.ReadDir(filepath.Join(r.dir, "tmp")); err == nil {
+		for _, e := range ents {
+			os.Remove(filepath.Join(r.dir, "tmp", e.Name()))
+		}
+	}
 	path := filepath.Join(r.dir, "known.ndjson")
 	data, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
@@ -508,6 +514,9 @@ func (l *Lake) publish(ctx context.Context, atOpen bool) (PublishStats, error) {
 	}
 	return st, nil
 }
+
+// remoteHook lets tests stop a lake on S3 at a named step, as a kill would.
+var remoteHook = func(step string) error { return nil }
 
 // pending is what a batch or compaction of the cache has to publish.
 type pending struct {
@@ -1052,7 +1061,7 @@ func (l *Lake) pull(ctx context.Context, ls *listing, opt PullOptions) (PullStat
 		if err != nil {
 			return st, err
 		}
-		if k, ok := r.known[key]; ok && k.Size == o.Size && k.ETag == o.ETag && exists(path) {
+		if k, ok := r.known[key]; ok && k.Size == o.Size && k.ETag == o.ETag && sizeIs(path, o.Size) {
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -1061,17 +1070,17 @@ func (l *Lake) pull(ctx context.Context, ls *listing, opt PullOptions) (PullStat
 		if err := r.download(ctx, o, path); err != nil {
 			return st, err
 		}
-		if err := r.record(knownLine{Key: o.Key, Size: o.Size, ETag: o.ETag}); err != nil {
-			return st, err
-		}
 		st.Files++
 		st.Bytes += o.Size
 	}
 	return st, nil
 }
 
-// download copies an object into the cache: into a temporary file, then renamed into place, so that
-// a query running in the cache never sees part of a file.
+// download copies an object into the cache: into a temporary file, fsynced, recorded as known, then
+// renamed into place, so that a query running in the cache never sees part of a file. The record
+// comes first: a kill before the rename leaves a key known without its file (pulled again), never a
+// file the record does not know, which no pull would remove once the store no longer lists it (a
+// compaction replaced it) and which the cache's queries would then count besides its replacement.
 func (r *remote) download(ctx context.Context, o StoreObject, path string) error {
 	f, err := os.CreateTemp(filepath.Join(r.dir, "tmp"), "get-*")
 	if err != nil {
@@ -1095,7 +1104,19 @@ func (r *remote) download(ctx context.Context, o StoreObject, path string) error
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
+	if err := r.record(knownLine{Key: o.Key, Size: o.Size, ETag: o.ETag}); err != nil {
+		return err
+	}
+	if err := remoteHook("downloaded"); err != nil {
+		return err
+	}
 	return os.Rename(tmp, path)
+}
+
+// sizeIs reports whether the file at path exists and has size bytes.
+func sizeIs(path string, size int64) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Size() == size
 }
 
 // PullQuery pulls what a query needs: the types its SQL mentions (every type when it mentions

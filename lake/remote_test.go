@@ -723,3 +723,46 @@ func TestRemoteSupersededBatchLeavesNoFiles(t *testing.T) {
 		}
 	}
 }
+
+// A reader killed in the middle of pulling a file (between the file put in place and its record)
+// must not keep it forever: once a compaction replaces it, the cache would count its events twice.
+func TestRemoteKillDuringPull(t *testing.T) {
+	s := newMemStore()
+	ctx := context.Background()
+	w := openRemoteLake(t, s, false)
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	ingest(t, w, "a", synthEvents("test", start, 50*time.Minute, 100, 1), nil)
+	ingest(t, w, "b", synthEvents("test", start, 50*time.Minute, 50, 2), nil)
+	if _, err := w.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	r, err := Open(dir, Options{Remote: s, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	killed := errors.New("killed")
+	remoteHook = func(step string) error {
+		if step == "downloaded" {
+			return killed
+		}
+		return nil
+	}
+	_, err = r.Pull(ctx, PullOptions{})
+	remoteHook = func(string) error { return nil }
+	r.Close()
+	if !errors.Is(err, killed) {
+		t.Fatalf("pull: %v", err)
+	}
+	if _, err := w.Compact(ctx, CompactOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r, err = Open(dir, Options{Remote: s, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if n := remoteCount(t, r, "SELECT count(*) FROM test"); n != 150 {
+		t.Errorf("%d events after the compaction, want 150", n)
+	}
+}
