@@ -124,13 +124,12 @@ func (m *manifest) len() int {
 
 func (m *manifest) close() error { return m.f.Close() }
 
-// all returns every object of the manifest, in no order.
-func (m *manifest) all() []Object {
+// each calls fn with every object of the manifest, in no order, without copying the manifest (a
+// lake on S3 looks for unpublished objects after every commit). fn must not call the manifest.
+func (m *manifest) each(fn func(o Object)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := make([]Object, 0, len(m.seen))
 	for _, o := range m.seen {
-		out = append(out, o)
+		fn(o)
 	}
-	return out
 }

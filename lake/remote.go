@@ -380,11 +380,20 @@ func (l *Lake) publish(ctx context.Context, atOpen bool) (PublishStats, error) {
 			get(fileID(key)).files = append(get(fileID(key)).files, key)
 		}
 	}
-	for _, o := range l.man.all() {
-		if _, ok := r.known[partKey(o.Batch)]; !ok && o.Batch != "" {
+	published := map[string]bool{} // by batch: a batch has many objects
+	l.man.each(func(o Object) {
+		if o.Batch == "" {
+			return
+		}
+		pub, ok := published[o.Batch]
+		if !ok {
+			_, pub = r.known[partKey(o.Batch)]
+			published[o.Batch] = pub
+		}
+		if !pub {
 			get(o.Batch).objects = append(get(o.Batch).objects, o)
 		}
-	}
+	})
 	comps, _ := os.ReadDir(filepath.Join(r.dir, "compactions"))
 	for _, e := range comps {
 		var c compactionRecord

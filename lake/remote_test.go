@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -764,5 +765,45 @@ func TestRemoteKillDuringPull(t *testing.T) {
 	defer r.Close()
 	if n := remoteCount(t, r, "SELECT count(*) FROM test"); n != 150 {
 		t.Errorf("%d events after the compaction, want 150", n)
+	}
+}
+
+// Publishing runs after every commit of an ingest: finding what is pending must not copy the whole
+// manifest of a lake of millions of objects each time.
+func TestRemotePublishDoesNotCopyTheManifest(t *testing.T) {
+	s := newMemStore()
+	l := openRemoteLake(t, s, false)
+	ingest(t, l, "a", synthEvents("test", time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), time.Hour, 10, 1), nil)
+	ctx := context.Background()
+	if _, err := l.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// 50,000 more objects of published batches, as a fresh cache loads them from the store's parts.
+	objs := make([]Object, 50000)
+	for i := range objs {
+		objs[i] = Object{Key: fmt.Sprintf("s3://logs/AWSLogs/%d.json.gz", i), Size: int64(i), ETag: "e", Type: "test", Batch: fmt.Sprintf("b%d", i%5)}
+	}
+	r := l.remote
+	if err := r.begin(); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := r.record(knownLine{Key: partKey(fmt.Sprintf("b%d", i)), Size: 1, ETag: "e"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.end()
+	if err := l.man.append(objs); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	st, err := l.Publish(ctx)
+	runtime.ReadMemStats(&after)
+	if err != nil || st.Files != 0 || st.Batches != 0 {
+		t.Fatalf("publish: %+v, %v", st, err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("publishing nothing allocated %d bytes with 50,000 objects in the manifest", n)
 	}
 }
