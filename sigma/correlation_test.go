@@ -3,6 +3,7 @@ package sigma
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -440,5 +441,64 @@ filter:
 	_, errs = Compile([]File{{Name: "base.yml", Data: []byte(baseRules)}, {Name: "f.yml", Data: []byte(bad)}}, nil)
 	if len(errs) != 1 || errs[0].Line != 4 || !strings.Contains(errs[0].Msg, `"nope", which is not loaded`) {
 		t.Errorf("unknown filter rule: %v", errs)
+	}
+}
+
+// TestGroupsDoNotHoldRecords: a group keeps its group-by values (and value_count's values), which are
+// read out of the event's record; it must keep copies, or every open group keeps a whole record alive
+// (kilobytes for CloudTrail) and the memory bound of MaxGroups means nothing.
+func TestGroupsDoNotHoldRecords(t *testing.T) {
+	for _, typ := range []string{"event_count", "value_count"} {
+		t.Run(typ, func(t *testing.T) {
+			field := ""
+			if typ == "value_count" {
+				field = "\n    field: source.ip"
+			}
+			corr := fmt.Sprintf(`title: c
+correlation:
+  type: %s
+  rules: [failed]
+  group-by: [user.name]
+  timespan: 24h
+  condition:
+    gte: 1000000%s
+`, typ, field)
+			rs, errs := Compile([]File{{Name: "base.yml", Data: []byte(baseRules)}, {Name: "c.yml", Data: []byte(corr)}}, nil)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			var failed *Rule
+			for _, r := range rs.Rules() {
+				if r.Name == "failed" {
+					failed = r
+				}
+			}
+			const groups, pad = 2000, 16 << 10
+			padding := strings.Repeat("x", pad)
+			runtime.GC()
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			c := NewCorrelator(rs, Limits{MaxGroups: groups})
+			for j := 0; j < groups; j++ {
+				orig := fmt.Sprintf(`{"userIdentity":{"userName":"user%06d"},"sourceIPAddress":"192.0.2.%d","requestParameters":"%s"}`, j, j%250, padding)
+				e := event.New("cloudtrail", orig, 2)
+				// As parsers do: ECS fields share the record's memory.
+				e.Add("user.name", event.String(orig[len(`{"userIdentity":{"userName":"`):][:10]))
+				e.Add("source.ip", event.String(orig[strings.Index(orig, "192.0.2."):][:len("192.0.2.")+len(fmt.Sprint(j%250))]))
+				e.ID = fmt.Sprintf("%032x", j)
+				e.Timestamp = t0.Add(time.Duration(j) * time.Millisecond)
+				c.Add(e, []*Rule{failed})
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			if st := c.Stats(); st.Groups != groups {
+				t.Fatalf("stats %+v", st)
+			}
+			perGroup := (int64(after.HeapAlloc) - int64(before.HeapAlloc)) / groups
+			if perGroup > pad/4 {
+				t.Errorf("%d bytes of heap per open group with %d-byte records: the groups hold the records", perGroup, pad)
+			}
+			runtime.KeepAlive(c)
+		})
 	}
 }

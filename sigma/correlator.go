@@ -131,6 +131,7 @@ func (c *Correlator) Add(e *event.Event, matched []*Rule) []*alert.Alert {
 				if corr.Field != "" {
 					if f := s.value[e.Type]; f != nil {
 						en.V, en.N, en.HasN = fieldValue(e, f)
+						en.V = strings.Clone(en.V) // kept for the window: not a view into the whole record
 					}
 				}
 				c.feed(corr, vals, en, e.Type)
@@ -252,6 +253,11 @@ func (c *Correlator) feed(corr *Correlation, vals []string, en entry, typ string
 }
 
 func newGroup(corr *Correlation, key string, vals []string) *group {
+	// The values are substrings of the event's record: a group that kept them would keep the whole
+	// record (kilobytes of CloudTrail) alive for as long as it lives.
+	for i := range vals {
+		vals[i] = strings.Clone(vals[i])
+	}
 	g := &group{c: corr, key: key, values: vals}
 	switch corr.Type {
 	case "value_count", "value_percentile":
