@@ -8,11 +8,11 @@ package decode
 import (
 	"bufio"
 	"bytes"
-	"compress/gzip"
 	"errors"
 	"fmt"
 	"io"
 
+	"github.com/klauspost/compress/gzip" // the standard library's API, inflating about 1.5x faster
 	"github.com/klauspost/compress/zstd"
 )
 
