@@ -1018,14 +1018,8 @@ func (l *Lake) pull(ctx context.Context, ls *listing, opt PullOptions) (PullStat
 	// Files that a compaction in this cache replaced, not yet published: the cache has their rows
 	// in the compacted file already.
 	replaced := map[string]bool{}
-	comps, _ := os.ReadDir(filepath.Join(r.dir, "compactions"))
-	for _, e := range comps {
-		var c compactionRecord
-		if !strings.HasSuffix(e.Name(), ".json") {
-			continue // a record cut short by a crash: its compaction never took place
-		}
-		if b, err := os.ReadFile(filepath.Join(r.dir, "compactions", e.Name())); err == nil && json.Unmarshal(b, &c) == nil &&
-			exists(filepath.Join(l.root, filepath.FromSlash(c.Output))) {
+	for _, c := range r.compactions() {
+		if exists(filepath.Join(l.root, filepath.FromSlash(c.Output))) {
 			for _, k := range c.Replaced {
 				replaced[k] = true
 			}
@@ -1064,6 +1058,9 @@ func (l *Lake) pull(ctx context.Context, ls *listing, opt PullOptions) (PullStat
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	if err := remoteHook("pulling"); err != nil {
+		return st, err
+	}
 	for _, key := range keys {
 		o := want[key]
 		path, err := l.cachePath(key)
@@ -1071,6 +1068,13 @@ func (l *Lake) pull(ctx context.Context, ls *listing, opt PullOptions) (PullStat
 			return st, err
 		}
 		if k, ok := r.known[key]; ok && k.Size == o.Size && k.ETag == o.ETag && sizeIs(path, o.Size) {
+			continue
+		}
+		if !exists(path) && slices.ContainsFunc(r.compactions(), func(c compactionRecord) bool { return slices.Contains(c.Replaced, key) }) {
+			// A compaction in another process (a writer sharing this cache) swapped it out of its
+			// partition since the records were read above: it is not to come back beside the
+			// compacted file. Its records are read afresh (the swap takes no remote lock), and a
+			// file can only be missing here once its compaction's record is written.
 			continue
 		}
 		if err := ctx.Err(); err != nil {
@@ -1120,6 +1124,23 @@ func (r *remote) download(ctx context.Context, o StoreObject, path string) error
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// compactions returns the records of the compactions made in the cache and not yet published (or
+// about to be made: the record is written before the compaction's journal and swap).
+func (r *remote) compactions() []compactionRecord {
+	var out []compactionRecord
+	ents, _ := os.ReadDir(filepath.Join(r.dir, "compactions"))
+	for _, e := range ents {
+		var c compactionRecord
+		if !strings.HasSuffix(e.Name(), ".json") {
+			continue // a record cut short by a crash: its compaction never took place
+		}
+		if b, err := os.ReadFile(filepath.Join(r.dir, "compactions", e.Name())); err == nil && json.Unmarshal(b, &c) == nil {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // sizeIs reports whether the file at path exists and has size bytes.

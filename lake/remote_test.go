@@ -807,3 +807,58 @@ func TestRemotePublishDoesNotCopyTheManifest(t *testing.T) {
 		t.Errorf("publishing nothing allocated %d bytes with 50,000 objects in the manifest", n)
 	}
 }
+
+// A query pulling in the cache of a compaction that runs in another process (the default cache of
+// a bucket is shared by the commands of one machine): the files the compaction swaps out of a
+// partition after the pull looked at its records are not pulled back next to the compacted file,
+// where the cache would count them twice and the next publication would upload them again.
+func TestRemotePullDuringLocalCompaction(t *testing.T) {
+	s := newMemStore()
+	ctx := context.Background()
+	dir := t.TempDir()
+	w, err := Open(dir, Options{Remote: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	ingest(t, w, "a", synthEvents("test", start, 50*time.Minute, 100, 1), nil)
+	ingest(t, w, "b", synthEvents("test", start, 50*time.Minute, 50, 2), nil)
+	if _, err := w.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dir, Options{Remote: s, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	remoteHook = func(step string) error {
+		if step != "pulling" {
+			return nil
+		}
+		remoteHook = func(string) error { return nil }
+		// The compaction's own publish and pull came before; its swap does not take the remote lock.
+		parts, err := w.partitions("test")
+		if err != nil || len(parts) != 1 {
+			t.Fatalf("partitions %v, %v", parts, err)
+		}
+		_, err = w.compactPartition(ctx, parts[0], parts[0].Files)
+		return err
+	}
+	defer func() { remoteHook = func(string) error { return nil } }()
+	if _, err := r.Pull(ctx, PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := remoteCount(t, r, "SELECT count(*) FROM test"); n != 150 {
+		t.Errorf("the cache counts %d events, want 150", n)
+	}
+	if _, err := w.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.keys("type="); len(got) != 1 || !strings.HasSuffix(got[0], "_c.parquet") {
+		t.Errorf("store after the compaction: %v", got)
+	}
+}
