@@ -9,7 +9,8 @@
 //	_manifest/objects.ndjson                                    every object committed (idempotency)
 //	_remote/                                                    a lake on S3: what is published (remote.go)
 //
-// Writing goes in batches. An Appender holds the events of a batch in memory; Commit writes them as
+// Writing goes in batches. An Appender copies each event's fields into the batch's columns in memory
+// (it keeps nothing of the event); Commit writes them as
 // Parquet (Go writes the files directly, no text format in between) into _staging, fsyncs them,
 // seals the batch by writing its description atomically, renames the files into their partitions,
 // records the batch's objects in the manifest, and removes the description. An object counts as

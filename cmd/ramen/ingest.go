@@ -53,7 +53,7 @@ func runIngest(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	df := addDataFlags(fs, endpoint, region)
 	typ := fs.String("type", "", "log type of every input (default: detect each object's type)")
 	force := fs.Bool("force", false, "ingest objects again even if the lake has them already")
-	batchMB := fs.Int("batch-mb", 256, "commit a batch every `MB` of normalized events")
+	batchMB := fs.Int("batch-mb", 256, "commit a batch once its columns hold `MB` of memory (measured, not estimated)")
 	downloads := fs.Int("downloads", 8, "S3 objects downloaded at once, ahead of parsing (`N`)")
 	noDetect := fs.Bool("no-detect", false, "do not run detection rules over what is ingested")
 	var ruleDirs stringList
@@ -501,6 +501,65 @@ type parsed struct {
 // readAheadMax is the largest file a worker parses ahead into memory; bigger ones are streamed.
 const readAheadMax = 32 << 20
 
+// readAheadEvents bounds the events parsed ahead and waiting for the batch, across files: about
+// 200 MB of flow records, 10 files of CloudTrail as AWS delivers them.
+const readAheadEvents = 150_000
+
+// readAhead counts the files being parsed ahead and the events they hold. A file is started when
+// fewer than maxFiles are out and fewer than maxEvents events wait, or when nothing is out at all
+// (one file bigger than the budget must still go through).
+type readAhead struct {
+	mu                  sync.Mutex
+	cond                *sync.Cond
+	files, events       int
+	maxFiles, maxEvents int
+}
+
+func newReadAhead(maxFiles, maxEvents int) *readAhead {
+	a := &readAhead{maxFiles: maxFiles, maxEvents: maxEvents}
+	a.cond = sync.NewCond(&a.mu)
+	return a
+}
+
+// start waits for room for one more file; false when ctx ended.
+func (a *readAhead) start(ctx context.Context) bool {
+	stop := context.AfterFunc(ctx, func() {
+		a.mu.Lock()
+		a.cond.Broadcast()
+		a.mu.Unlock()
+	})
+	defer stop()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for a.files > 0 && (a.files >= a.maxFiles || a.events >= a.maxEvents) {
+		if ctx.Err() != nil {
+			return false
+		}
+		a.cond.Wait()
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	a.files++
+	return true
+}
+
+// parsed adds the events a file holds once parsed.
+func (a *readAhead) parsed(n int) {
+	a.mu.Lock()
+	a.events += n
+	a.mu.Unlock()
+}
+
+// done releases a file taken into the batch.
+func (a *readAhead) done(n int) {
+	a.mu.Lock()
+	a.files--
+	a.events -= n
+	a.cond.Broadcast()
+	a.mu.Unlock()
+}
+
 // files ingests local files. Workers (one per core) hash and parse the files ahead, in parallel; the
 // events go into the batch in the files' order, one whole file at a time, so a file's events are
 // always committed together.
@@ -515,16 +574,16 @@ func (g *ingester) files(ctx context.Context, objs []object) error {
 	for i := range results {
 		results[i] = make(chan parsed, 1)
 	}
-	// At most 2*workers files are parsed ahead and waiting: memory stays bounded. Slots are taken in
-	// file order, by one dispatcher, so the file the consumer waits for always has one.
-	slots := make(chan struct{}, 2*workers)
+	// At most 2*workers files are parsed ahead and waiting, and a new one is started only while the
+	// events waiting are fewer than readAheadEvents: memory stays bounded (a file of 100,000 flow
+	// records is ~130 MB of events). Files are handed out in order, by one dispatcher, so the file
+	// the consumer waits for is always started.
+	ahead := newReadAhead(2*workers, readAheadEvents)
 	next := make(chan int)
 	go func() {
 		defer close(next)
 		for i := range objs {
-			select {
-			case slots <- struct{}{}:
-			case <-ctx.Done():
+			if !ahead.start(ctx) {
 				return
 			}
 			select {
@@ -540,7 +599,9 @@ func (g *ingester) files(ctx context.Context, objs []object) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i] <- g.readAhead(ctx, objs[i])
+				r := g.readAhead(ctx, objs[i])
+				ahead.parsed(len(r.events))
+				results[i] <- r
 			}
 		}()
 	}
@@ -552,8 +613,9 @@ func (g *ingester) files(ctx context.Context, objs []object) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		<-slots
-		if err := g.take(ctx, r); err != nil {
+		err := g.take(ctx, r)
+		ahead.done(len(r.events)) // the batch has copied them (and detection holds its own reference)
+		if err != nil {
 			return err
 		}
 	}
