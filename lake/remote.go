@@ -1211,12 +1211,30 @@ func (l *Lake) prunedRemote(ctx context.Context, days []PrunedPartition) error {
 	if l.remote == nil || len(days) == 0 {
 		return nil
 	}
+	if err := remoteHook("pruning"); err != nil {
+		return err
+	}
 	r := l.remote
 	if err := r.begin(); err != nil {
 		return err
 	}
 	defer r.end()
 	for _, d := range days {
+		// Prune deleted the day in the cache before coming here: a query pulling in this cache
+		// meanwhile (another process; pulls take the remote lock, held from here on) brought its
+		// files back. Nothing else can have written there (the prune holds the lake's lock and
+		// published first); left there they would be queried, and published again. They go before
+		// the keys in the store, so that a kill in between leaves no file to publish.
+		day := filepath.Join(l.root, "type="+d.Type, "date="+d.Date)
+		if exists(day) {
+			trash := filepath.Join(l.root, "_staging", "prune-"+newBatchID())
+			if err := os.Rename(day, trash); err != nil {
+				return err
+			}
+			if err := os.RemoveAll(trash); err != nil {
+				return err
+			}
+		}
 		prefix := "type=" + d.Type + "/date=" + d.Date + "/"
 		var keys []string
 		err := r.store.List(ctx, prefix, func(page []StoreObject) error {

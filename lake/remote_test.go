@@ -862,3 +862,52 @@ func TestRemotePullDuringLocalCompaction(t *testing.T) {
 		t.Errorf("store after the compaction: %v", got)
 	}
 }
+
+// A query pulling in the cache while `lake prune` runs there in another process, after the prune
+// deleted a day in the cache and before it deleted the day's keys in the store: the files it pulls
+// back must not stay in the cache (where the pruned day would be queried forever) nor be uploaded
+// again by the next publication (which would bring the pruned day back into the store).
+func TestRemotePullDuringPrune(t *testing.T) {
+	s := newMemStore()
+	ctx := context.Background()
+	dir := t.TempDir()
+	w, err := Open(dir, Options{Remote: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	ingest(t, w, "new", synthEvents("test", start, time.Hour, 100, 1), nil)
+	ingest(t, w, "old", synthEvents("test", start.AddDate(0, 0, -30), time.Hour, 10, 2), nil)
+	if _, err := w.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Open(dir, Options{Remote: s, ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	remoteHook = func(step string) error {
+		if step == "pruning" {
+			remoteHook = func(string) error { return nil }
+			if _, err := r.Pull(ctx, PullOptions{}); err != nil {
+				t.Error(err)
+			}
+		}
+		return nil
+	}
+	defer func() { remoteHook = func(string) error { return nil } }()
+	ps, err := w.Prune(ctx, PruneOptions{Retention: Retention{"*": 7 * 24 * time.Hour}, Now: start.Add(time.Hour)})
+	if err != nil || len(ps.Partitions) != 1 {
+		t.Fatalf("prune: %+v, %v", ps, err)
+	}
+	if _, err := w.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.keys("type=test/date=2026-01-30/"); len(got) != 0 {
+		t.Errorf("the pruned day is in the store again: %v", got)
+	}
+	if n := remoteCount(t, r, "SELECT count(*) FROM test"); n != 100 {
+		t.Errorf("the cache counts %d events, want the 100 of the day kept", n)
+	}
+}
