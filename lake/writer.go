@@ -247,24 +247,32 @@ type batchMeta struct {
 // Commit makes everything added so far durable and visible, then starts a new batch.
 func (a *Appender) Commit(ctx context.Context) (BatchStats, error) {
 	st := BatchStats{Objects: len(a.objects), Events: a.events, Rejected: a.rejects, Bytes: a.memoryHeld()}
-	err := a.commit(ctx, &st)
-	if err != nil {
-		if q := a.l.quarantine(a.batch); q != "" {
-			err = fmt.Errorf("%w (what the batch had written is kept in %s; its objects were not marked ingested)", err, q)
-		}
+	sealed, err := a.commit(ctx, &st)
+	switch {
+	case err != nil && !sealed:
+		// Before the seal the staged files are an incomplete copy of what the batch holds, and its
+		// objects are not ingested: the next run parses them again. Keeping the files would only
+		// hold space, which is what is missing when the disk is full.
+		os.RemoveAll(filepath.Join(a.l.root, "_staging", a.batch))
+		os.Remove(filepath.Join(a.l.root, "_rejected", a.batch+".ndjson.open"))
+		err = fmt.Errorf("%w (nothing of the batch was kept; its objects were not marked ingested)", err)
+	case err != nil:
+		// Sealed: the batch is complete on disk, and the next Open finishes it (renames, manifest),
+		// as after a crash.
+		err = fmt.Errorf("%w (the batch is complete on disk: the next run finishes it)", err)
 	}
 	a.start()
 	return st, err
 }
 
-func (a *Appender) commit(ctx context.Context, st *BatchStats) error {
+func (a *Appender) commit(ctx context.Context, st *BatchStats) (sealed bool, err error) {
 	meta, err := a.seal(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	files, size, err := a.l.apply(meta)
 	st.Files, st.ParquetBytes = files, size
-	return err
+	return true, err
 }
 
 // seal writes the batch's files into staging, fsyncs them, and writes the batch's description:

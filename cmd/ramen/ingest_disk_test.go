@@ -50,6 +50,12 @@ func TestIngestFullDisk(t *testing.T) {
 		t.Errorf("the error must name the file it could not write: %s", stderr)
 	}
 	t.Logf("full disk: exit %d\n%s", code, stderr)
+	// The failed batch's partial files are gone: they would only hold the space that is missing.
+	for _, d := range []string{"_staging", "_quarantine"} {
+		if ents, _ := os.ReadDir(filepath.Join(lakeDir(data), d)); len(ents) > 0 {
+			t.Errorf("%s keeps %d entries of the failed batch", d, len(ents))
+		}
+	}
 
 	// What is visible is whole: every file reads back completely, and every object the manifest
 	// acknowledges has all its events in the lake (none twice).
