@@ -455,6 +455,24 @@ func (l *Lake) publish(ctx context.Context, atOpen bool) (PublishStats, error) {
 		_, published := r.known[partKey(id)]
 		published = published && p.comp == nil
 		slices.Sort(p.files)
+		if published {
+			// Files of a batch whose part is in the store (a kill lost the record of their
+			// publication, or they came back into the cache). A part is uploaded only once every
+			// file of its batch is: they are recorded, not uploaded again, since the store may have
+			// deleted them since (a compaction or a prune, perhaps from another cache) and they must
+			// not come back. Recorded without an ETag: a pull takes the store's copy again if it
+			// still lists the file, and removes the cache's if not.
+			var recs []knownLine
+			for _, key := range p.files {
+				if fi, err := os.Stat(filepath.Join(l.root, filepath.FromSlash(key))); err == nil {
+					recs = append(recs, knownLine{Key: key, Size: fi.Size()})
+				}
+			}
+			if err := r.record(recs...); err != nil {
+				return st, err
+			}
+			continue
+		}
 		up, err := r.putAll(ctx, l.root, p.files)
 		if err != nil {
 			return st, fmt.Errorf("publishing batch %s: %w", id, err)
@@ -464,14 +482,6 @@ func (l *Lake) publish(ctx context.Context, atOpen bool) (PublishStats, error) {
 			recs = append(recs, knownLine{Key: o.Key, Size: o.Size, ETag: o.ETag})
 			st.Files++
 			st.Bytes += o.Size
-		}
-		if published {
-			// A file of a batch published before (a dead-letter file the cache had not recorded):
-			// uploaded again, and the part is left as it is.
-			if err := r.record(recs...); err != nil {
-				return st, err
-			}
-			continue
 		}
 		// The part: the batch's lines of the manifest, or the files a compaction replaces.
 		var b bytes.Buffer

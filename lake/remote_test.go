@@ -911,3 +911,47 @@ func TestRemotePullDuringPrune(t *testing.T) {
 		t.Errorf("the cache counts %d events, want the 100 of the day kept", n)
 	}
 }
+
+// A kill while the record of a publication is written (its part uploaded, the record of its files
+// and part lost), then a compaction elsewhere that replaces those files: the next Open of the cache
+// must not upload them again (their part is in the store, so they were uploaded before it).
+func TestRemoteLostRecordAfterCompactionElsewhere(t *testing.T) {
+	s := newMemStore()
+	ctx := context.Background()
+	dir := t.TempDir()
+	a, err := Open(dir, Options{Remote: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	ingest(t, a, "a", synthEvents("test", start, 50*time.Minute, 100, 1), nil)
+	if _, err := a.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "_remote", "known.ndjson")
+	before, _ := os.ReadFile(path)
+	ingest(t, a, "b", synthEvents("test", start, 50*time.Minute, 50, 2), nil)
+	if _, err := a.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	// The kill: the last record (b's file and part) never reached the disk.
+	if err := os.WriteFile(path, before, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := openRemoteLake(t, s, false)
+	if cs, err := c.Compact(ctx, CompactOptions{}); err != nil || cs.Partitions != 1 {
+		t.Fatalf("compaction: %+v, %v", cs, err)
+	}
+	a, err = Open(dir, Options{Remote: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if got := s.keys("type="); len(got) != 1 || !strings.HasSuffix(got[0], "_c.parquet") {
+		t.Errorf("store after the cache's Open: %v", got)
+	}
+	if n := remoteCount(t, a, "SELECT count(*) FROM test"); n != 150 {
+		t.Errorf("the cache counts %d events, want 150", n)
+	}
+}
