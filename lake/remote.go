@@ -285,13 +285,14 @@ func partKey(id string) string { return "_manifest/" + id + ".ndjson" }
 
 // layoutKey reports whether key, as the store lists it, is a file of the lake's layout that a cache
 // may hold: type=T/date=D/hour=H/<name>.parquet or _rejected/<name>.ndjson, every segment a plain
-// name (not empty, "." or "..", no backslash). Keys come from the bucket and are untrusted, and the cache
-// writes (and removes) a file at each key it pulls: any other key ("type=x/../../etc/passwd", two
-// keys for one path) is no file of the lake, as it would not be for the glob of a local lake.
+// name (not empty, "." or "..", no backslash, no glob character: the views read the cache by glob).
+// Keys come from the bucket and are untrusted, and the cache writes (and removes) a file at each
+// key it pulls: any other key ("type=x/../../etc/passwd", two keys for one path) is no file of the
+// lake, as it would not be for the glob of a local lake.
 func layoutKey(key string) bool {
 	seg := strings.Split(key, "/")
 	for _, s := range seg {
-		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "\\\x00") {
+		if s == "" || s == "." || s == ".." || strings.ContainsAny(s, "\\\x00*?[") {
 			return false
 		}
 	}

@@ -571,6 +571,7 @@ func TestRemoteKeysCannotEscapeTheCache(t *testing.T) {
 		"type=test/date=2026-03-01/hour=08/../../../../../escape/evil_1.parquet",
 		"_rejected/../../../escape/evil.ndjson",
 		"type=test//date=2026-03-01/hour=08/evil_2.parquet",
+		"type=t*/date=2026-03-01/hour=08/evil_3.parquet", // a view of type t* would read every t... type
 	} {
 		s.objs[k] = []byte("owned")
 	}
