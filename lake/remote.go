@@ -49,7 +49,8 @@ type Store interface {
 	List(ctx context.Context, prefix string, fn func(page []StoreObject) error) error
 	// Put uploads the local file at path as key, atomically, and returns the object's ETag.
 	Put(ctx context.Context, key, path string) (etag string, err error)
-	// Get writes the content of o to w; it fails if the object is no longer the one listed.
+	// Get writes the content of o to w; it fails, with an error wrapping ErrGone, if the object is
+	// no longer the one listed (deleted or replaced since).
 	Get(ctx context.Context, o StoreObject, w io.Writer) error
 	// Dirs returns the "folders" directly under prefix (which is "" or ends with "/"): the distinct
 	// key prefixes up to the next "/", without it ("type=cloudtrail", "type=cloudtrail/date=2026-03-01").
@@ -59,6 +60,10 @@ type Store interface {
 	// String names the store's root for messages (s3://bucket/prefix/).
 	String() string
 }
+
+// ErrGone is what Store.Get wraps when the object listed is no longer there as listed: a
+// compaction or a prune deleted it after the listing. Pulls list again when they meet it.
+var ErrGone = errors.New("no longer in the store as listed")
 
 // StoreObject is one listed object of a Store.
 type StoreObject struct {
@@ -999,11 +1004,24 @@ func (l *Lake) Pull(ctx context.Context, opt PullOptions) (PullStats, error) {
 		return PullStats{}, err
 	}
 	defer l.remote.end()
-	ls, err := l.list(ctx, func([]string) *PullOptions { return &opt })
-	if err != nil {
-		return PullStats{}, err
+	return l.listAndPull(ctx, func([]string) *PullOptions { return &opt })
+}
+
+// listAndPull lists the store and pulls what scope says, listing again when a file listed was
+// deleted before it could be downloaded (a compaction or a prune published meanwhile).
+func (l *Lake) listAndPull(ctx context.Context, scope func(types []string) *PullOptions) (PullStats, error) {
+	var st PullStats
+	for attempt := 1; ; attempt++ {
+		ls, err := l.list(ctx, scope)
+		if err != nil {
+			return st, err
+		}
+		s, err := l.pull(ctx, ls, *ls.scope)
+		st.Files, st.Removed, st.Bytes, st.Types = st.Files+s.Files, st.Removed+s.Removed, st.Bytes+s.Bytes, s.Types
+		if err == nil || !errors.Is(err, ErrGone) || attempt == 3 {
+			return st, err
+		}
 	}
-	return l.pull(ctx, ls, opt)
 }
 
 // pull is Pull with the remote lock held and the store listed (at least what opt covers).
@@ -1171,7 +1189,7 @@ func (l *Lake) PullQuery(ctx context.Context, query string, opt QueryOptions) (P
 		return PullStats{}, err
 	}
 	defer l.remote.end()
-	ls, err := l.list(ctx, func(types []string) *PullOptions {
+	return l.listAndPull(ctx, func(types []string) *PullOptions {
 		only := opt.Only
 		if only == nil {
 			only = mentioned(query, append(slices.Clone(types), "events", "rejected"))
@@ -1190,10 +1208,6 @@ func (l *Lake) PullQuery(ctx context.Context, query string, opt QueryOptions) (P
 		}
 		return po
 	})
-	if err != nil {
-		return PullStats{}, err
-	}
-	return l.pull(ctx, ls, *ls.scope)
 }
 
 // Remote returns the store of a lake on S3 (nil for a local lake).

@@ -104,7 +104,7 @@ func (m *memStore) Get(ctx context.Context, o StoreObject, w io.Writer) error {
 	b, ok := m.objs[o.Key]
 	m.mu.Unlock()
 	if !ok || etag(b) != o.ETag {
-		return fmt.Errorf("get %s: not found or changed", o.Key)
+		return fmt.Errorf("get %s: %w", o.Key, ErrGone)
 	}
 	_, err := w.Write(b)
 	return err
@@ -954,5 +954,37 @@ func TestRemoteLostRecordAfterCompactionElsewhere(t *testing.T) {
 	}
 	if n := remoteCount(t, a, "SELECT count(*) FROM test"); n != 150 {
 		t.Errorf("the cache counts %d events, want 150", n)
+	}
+}
+
+// A compaction published and its replaced files deleted after a query listed the store and before
+// it downloaded them: the query lists again and reads the compacted file, rather than failing.
+func TestRemoteCompactionDuringPull(t *testing.T) {
+	s := newMemStore()
+	ctx := context.Background()
+	w := openRemoteLake(t, s, false)
+	start := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	ingest(t, w, "a", synthEvents("test", start, 50*time.Minute, 100, 1), nil)
+	ingest(t, w, "b", synthEvents("test", start, 50*time.Minute, 50, 2), nil)
+	if _, err := w.Publish(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := openRemoteLake(t, s, true)
+	remoteHook = func(step string) error {
+		if step == "pulling" {
+			remoteHook = func(string) error { return nil }
+			if _, err := w.Compact(ctx, CompactOptions{}); err != nil {
+				t.Error(err)
+			}
+		}
+		return nil
+	}
+	defer func() { remoteHook = func(string) error { return nil } }()
+	rows, err := r.Query(ctx, "SELECT count(*) FROM test", QueryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := scanAll(t, rows)[0][0].(int64); n != 150 {
+		t.Errorf("%d events, want 150", n)
 	}
 }

@@ -73,17 +73,26 @@ func (s *Store) Put(ctx context.Context, key, path string) (string, error) {
 	return etag, err
 }
 
-// Get downloads an object, which must still be the one listed (If-Match on its ETag).
+// Get downloads an object, which must still be the one listed (If-Match on its ETag); one deleted
+// or replaced since fails with an error that wraps lake.ErrGone.
 func (s *Store) Get(ctx context.Context, o lake.StoreObject, w io.Writer) error {
 	obj := s3.Object{Bucket: s.root.Bucket, Key: s.root.Prefix + o.Key, Size: o.Size, ETag: o.ETag}
 	rc, err := s.c.Open(ctx, obj)
 	if err != nil {
-		return err
+		return gone(err)
 	}
 	defer rc.Close()
 	n, err := io.Copy(w, rc)
 	if err == nil && n != o.Size {
 		err = fmt.Errorf("read %d bytes of %s, listed with %d", n, obj.Name(), o.Size)
+	}
+	return gone(err)
+}
+
+// gone marks the errors of an object deleted or replaced since it was listed with lake.ErrGone.
+func gone(err error) error {
+	if errors.Is(err, s3.ErrNotFound) || errors.Is(err, s3.ErrChanged) {
+		return fmt.Errorf("%w: %w", lake.ErrGone, err)
 	}
 	return err
 }

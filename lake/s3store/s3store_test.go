@@ -87,11 +87,21 @@ func TestStore(t *testing.T) {
 	if _, err := st.Put(ctx, old.Key, p); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Get(ctx, old, &bytes.Buffer{}); !errors.Is(err, s3.ErrChanged) {
-		t.Errorf("get of a replaced version: %v, want ErrChanged", err)
+	if err := st.Get(ctx, old, &bytes.Buffer{}); !errors.Is(err, s3.ErrChanged) || !errors.Is(err, lake.ErrGone) {
+		t.Errorf("get of a replaced version: %v, want ErrChanged and lake.ErrGone", err)
 	}
 	if err := st.Delete(ctx, old.Key); err != nil {
 		t.Fatal(err)
+	}
+	// A GET of an object deleted since it was listed (a pull lists again when it meets ErrGone).
+	if err := st.Get(ctx, listed[1], &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Delete(ctx, listed[1].Key); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Get(ctx, listed[1], &bytes.Buffer{}); !errors.Is(err, lake.ErrGone) || !strings.Contains(err.Error(), listed[1].Key) {
+		t.Errorf("get of a deleted object: %v, want lake.ErrGone naming the key", err)
 	}
 	if err := st.Delete(ctx, old.Key); err != nil {
 		t.Errorf("deleting a missing key: %v", err)
