@@ -426,6 +426,9 @@ func TestDataFlagsCache(t *testing.T) {
 		{[]string{"--data", "s3://sec-lake/prod", "--cache", "/var/cache/lake"}, "/var/cache/lake", ""},
 		{[]string{"--data", "/srv/ramen", "--cache", "/var/cache/lake"}, "", "only a lake on S3"},
 		{[]string{"--data", "s3://"}, "", "no bucket name"},
+		{[]string{"--data", "s3://sec-lake/../../../etc"}, "", `".." segments`},
+		{[]string{"--data", "s3://../x"}, "", `".." segments`},
+		{[]string{"--data", "s3://sec-lake/a//b"}, "", "empty"},
 	} {
 		fs := newFlags("test", "", io.Discard)
 		df := addDataFlags(fs, nil, nil)

@@ -164,6 +164,13 @@ func (f *dataFlags) dir() (string, error) {
 		}
 	}
 	prefix := strings.Trim(u.Prefix, "/")
+	// The default cache is a path made of the bucket and prefix: a "." or ".." segment would put it
+	// outside the cache directory, an empty one would share another prefix's.
+	for _, seg := range append([]string{u.Bucket}, strings.Split(prefix, "/")...) {
+		if seg == "." || seg == ".." || (seg == "" && prefix != "") || strings.ContainsAny(seg, `\`) {
+			return "", fmt.Errorf("--data %s: the bucket and prefix may not have empty, \".\" or \"..\" segments", *f.data)
+		}
+	}
 	if prefix == "" {
 		prefix = "_root"
 	}
