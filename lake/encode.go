@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -295,6 +296,12 @@ func (c *column) appendValues(vals []parquet.Value, k int, from, to int32, leaf,
 	if c.mixed {
 		kind = event.KindString
 	}
+	if rawValues && kind != event.KindStrings {
+		if full {
+			return c.appendFull(vals, idx, kind, leaf, maxDef), 0
+		}
+		return c.appendSparse(vals, k, from, to, kind, leaf, maxDef)
+	}
 	for p := from; p < to; p++ {
 		if !full && (k >= len(pos) || pos[k] != p) {
 			vals = append(vals, null)
@@ -323,6 +330,148 @@ func (c *column) appendValues(vals []parquet.Value, k int, from, to int32, leaf,
 			v = parquet.ByteArrayValue(c.ar.get(c.text.at(i)))
 		}
 		vals = append(vals, v.Level(0, maxDef, leaf))
+	}
+	return vals, k
+}
+
+// Values are built by writing parquet.Value's fields directly: through its API, each value costs a
+// call (Level is not inlined) and a copy, a tenth of the writer's time. rawValue is its layout in
+// parquet-go v0.32.0, checked against values parquet-go builds when the program starts (rawValues);
+// if a version changes it, values are built through the API as before.
+
+// rawValue is the layout of parquet.Value.
+type rawValue struct {
+	ptr  *byte
+	u64  uint64
+	kind int8 // ^Kind: zero is null
+	def  byte
+	rep  byte
+	col  uint16 // ^column index
+}
+
+// rawValues reports whether rawValue is parquet.Value's layout.
+var rawValues = func() bool {
+	if unsafe.Sizeof(parquet.Value{}) != unsafe.Sizeof(rawValue{}) || unsafe.Alignof(parquet.Value{}) != unsafe.Alignof(rawValue{}) {
+		return false
+	}
+	b := []byte("abc")
+	for _, t := range []struct {
+		v parquet.Value
+		r rawValue
+	}{
+		{parquet.ByteArrayValue(b).Level(1, 2, 3), rawValue{ptr: &b[0], u64: 3, kind: ^int8(parquet.ByteArray), def: 2, rep: 1, col: ^uint16(3)}},
+		{parquet.Int64Value(-5).Level(0, 1, 7), rawValue{u64: 1<<64 - 5, kind: ^int8(parquet.Int64), def: 1, col: ^uint16(7)}},
+		{parquet.DoubleValue(1.5).Level(0, 1, 258), rawValue{u64: math.Float64bits(1.5), kind: ^int8(parquet.Double), def: 1, col: ^uint16(258)}},
+		{parquet.BooleanValue(true).Level(0, 3, 1), rawValue{u64: 1, kind: ^int8(parquet.Boolean), def: 3, col: ^uint16(1)}},
+		{parquet.Value{}.Level(0, 0, 4), rawValue{col: ^uint16(4)}},
+	} {
+		if *(*rawValue)(unsafe.Pointer(&t.v)) != t.r {
+			return false
+		}
+		// And read back through the API.
+		v := *(*parquet.Value)(unsafe.Pointer(&t.r))
+		if !parquet.Equal(v, t.v) || v.DefinitionLevel() != int(t.r.def) || v.RepetitionLevel() != int(t.r.rep) || v.Column() != int(^t.r.col) {
+			return false
+		}
+	}
+	return true
+}()
+
+// template returns the raw value of a column's non-null values, without data: kind and levels.
+func template(kind event.Kind, leaf, maxDef int) (null, tmpl rawValue) {
+	var v parquet.Value
+	switch kind {
+	case event.KindInt, event.KindTime:
+		v = parquet.Int64Value(0)
+	case event.KindFloat:
+		v = parquet.DoubleValue(0)
+	case event.KindBool:
+		v = parquet.BooleanValue(false)
+	default:
+		v = parquet.ByteArrayValue(emptyText[:0])
+	}
+	v = v.Level(0, maxDef, leaf)
+	n := parquet.Value{}.Level(0, 0, leaf)
+	return *(*rawValue)(unsafe.Pointer(&n)), *(*rawValue)(unsafe.Pointer(&v))
+}
+
+// growRaw returns n more values at the end of vals, as raw values to fill.
+func growRaw(vals []parquet.Value, n int) ([]parquet.Value, []rawValue) {
+	start := len(vals)
+	vals = slices.Grow(vals, n)[:start+n]
+	return vals, unsafe.Slice((*rawValue)(unsafe.Pointer(unsafe.SliceData(vals[start:]))), n)
+}
+
+// set fills a raw value with the i-th value of a column of a single kind.
+func (c *column) set(r *rawValue, kind event.Kind, i int) {
+	switch kind {
+	case event.KindInt, event.KindFloat:
+		r.u64 = uint64(c.nums.at(i))
+	case event.KindTime:
+		us := c.nums.at(i)
+		if !c.micros {
+			us = floorDiv(us, 1000)
+		}
+		r.u64 = uint64(us)
+	case event.KindBool:
+		if c.nums.at(i) != 0 {
+			r.u64 = 1
+		}
+	default:
+		b := c.ar.get(c.text.at(i))
+		r.ptr, r.u64 = unsafe.SliceData(b), uint64(len(b))
+	}
+}
+
+// appendFull appends the values idx of a column that every row has (not a list).
+func (c *column) appendFull(vals []parquet.Value, idx []int32, kind event.Kind, leaf, maxDef int) []parquet.Value {
+	if len(idx) == 0 {
+		return vals
+	}
+	_, tmpl := template(kind, leaf, maxDef)
+	vals, raw := growRaw(vals, len(idx))
+	switch kind {
+	case event.KindInt, event.KindFloat:
+		for j, i := range idx {
+			r := tmpl
+			r.u64 = uint64(c.nums.at(int(i)))
+			raw[j] = r
+		}
+	case event.KindString, event.KindJSON:
+		for j, i := range idx {
+			r := tmpl
+			b := c.ar.get(c.text.at(int(i)))
+			r.ptr, r.u64 = unsafe.SliceData(b), uint64(len(b))
+			raw[j] = r
+		}
+	default:
+		for j, i := range idx {
+			r := tmpl
+			c.set(&r, kind, int(i))
+			raw[j] = r
+		}
+	}
+	return vals
+}
+
+// appendSparse appends the values of the rows at written positions [from, to) of a column that
+// not every row has (not a list), starting at its k-th value in written order, and returns the
+// next k.
+func (c *column) appendSparse(vals []parquet.Value, k int, from, to int32, kind event.Kind, leaf, maxDef int) ([]parquet.Value, int) {
+	if to <= from {
+		return vals, k
+	}
+	null, tmpl := template(kind, leaf, maxDef)
+	vals, raw := growRaw(vals, int(to-from))
+	pos, idx := c.pos, c.idx
+	for p := from; p < to; p++ {
+		r := null
+		if k < len(pos) && pos[k] == p {
+			r = tmpl
+			c.set(&r, kind, int(idx[k]))
+			k++
+		}
+		raw[p-from] = r
 	}
 	return vals, k
 }
