@@ -18,9 +18,10 @@ import (
 // or grown (so a value stays where it was copied, and a big batch is not copied again and again
 // as one slice would be). Chunks hold no pointers, so the collector never scans them.
 type arena struct {
-	chunks [][]byte
-	cur    []byte // the chunk being filled: len is what is used
-	bytes  int64  // capacity of every chunk
+	chunks [][]byte // each at its full length
+	cur    []byte   // the last chunk
+	used   int      // what is used of it
+	bytes  int64    // capacity of every chunk
 }
 
 const (
@@ -37,17 +38,16 @@ func (a *arena) add(s string) span {
 	if len(s) == 0 {
 		return span{}
 	}
-	if len(a.cur)+len(s) > cap(a.cur) {
+	if a.used+len(s) > len(a.cur) {
 		// Chunks grow with the column, so that a column of few values wastes little.
 		size := min(maxChunk, max(minChunk, int(a.bytes)))
 		size = max(size, len(s))
-		a.cur = make([]byte, 0, size)
+		a.cur, a.used = make([]byte, size), 0
 		a.chunks = append(a.chunks, a.cur)
 		a.bytes += int64(size)
 	}
-	off := len(a.cur)
-	a.cur = append(a.cur, s...)
-	a.chunks[len(a.chunks)-1] = a.cur
+	off := a.used
+	a.used += copy(a.cur[off:], s)
 	return span{uint32(len(a.chunks) - 1), uint32(off), uint32(len(s))}
 }
 

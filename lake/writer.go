@@ -91,24 +91,28 @@ func (a *Appender) Add(e *event.Event) error {
 	if tb.rows == math.MaxInt32 {
 		return fmt.Errorf("batch too large: commit before %d events of one type", tb.rows)
 	}
-	// The row's fields on the stack (no write barriers, no allocation): the ones every row has,
-	// then the event's.
-	var stack [80]event.Field
-	fs := append(stack[:0],
+	// The fields every row has, on the stack (no write barriers, no allocation); then the event's,
+	// read where they are.
+	var head [4]event.Field
+	hs := append(head[:0],
 		event.Field{Key: "@timestamp", Value: event.Time(ts)},
 		event.Field{Key: "_id", Value: event.String(e.ID)},
 		event.Field{Key: "event.original", Value: event.String(e.Original)})
 	if e.NativeRoot != "" {
-		fs = append(fs, event.Field{Key: "_native_root", Value: event.String(e.NativeRoot)})
+		hs = append(hs, event.Field{Key: "_native_root", Value: event.String(e.NativeRoot)})
 	}
-	fixed := len(fs)
-	fs = append(fs, e.Fields...)
-	sh := tb.shapeOf(fs, fixed)
+	sh := tb.shapeOf(hs, e.Fields)
 	row := tb.rows
 	sh.cols[0].addMicros(row, ts.UnixMicro())
-	for i := 1; i < len(fs); i++ {
+	for i := 1; i < len(hs); i++ {
 		if c := sh.cols[i]; c != nil {
-			c.add(row, fs[i].Value)
+			c.add(row, hs[i].Value)
+		}
+	}
+	cols := sh.cols[len(hs):]
+	for i := range e.Fields {
+		if c := cols[i]; c != nil {
+			c.add(row, e.Fields[i].Value)
 		}
 	}
 	tb.ts.append(ts.UnixNano())
@@ -130,11 +134,12 @@ type shape struct {
 // they just pay for their own lookups.
 const maxShapes = 16
 
-// shapeOf finds the shape of a row, adding its fields to the type's schema when it is new.
-func (tb *typeBatch) shapeOf(fs []event.Field, fixed int) *shape {
+// shapeOf finds the shape of a row, its fields every row has (head) then the event's, adding them
+// to the type's schema when it is new.
+func (tb *typeBatch) shapeOf(head, fields []event.Field) *shape {
 	shapes := tb.shapes
 	for k, sh := range shapes {
-		if sh.matches(fs) {
+		if sh.matches(head, fields) {
 			if k > 0 { // most recent first
 				copy(shapes[1:k+1], shapes[:k])
 				shapes[0] = sh
@@ -142,6 +147,8 @@ func (tb *typeBatch) shapeOf(fs []event.Field, fixed int) *shape {
 			return sh
 		}
 	}
+	fs := append(slices.Clip(head), fields...)
+	fixed := len(head)
 	sh := &shape{fixed: fixed, keys: make([]string, len(fs)), kinds: make([]event.Kind, len(fs)), cols: make([]*column, len(fs))}
 	for i, f := range fs {
 		sh.keys[i], sh.kinds[i] = f.Key, f.Value.Kind()
@@ -172,12 +179,18 @@ func fixedKey(k string) bool {
 	return k == "@timestamp" || k == "_id" || k == "event.original" || k == "_native_root"
 }
 
-func (sh *shape) matches(fs []event.Field) bool {
-	if len(fs) != len(sh.keys) {
+func (sh *shape) matches(head, fields []event.Field) bool {
+	if len(head) != sh.fixed || len(head)+len(fields) != len(sh.keys) {
 		return false
 	}
-	for i := range fs {
-		if fs[i].Key != sh.keys[i] || fs[i].Value.Kind() != sh.kinds[i] {
+	for i := range head {
+		if head[i].Key != sh.keys[i] || head[i].Value.Kind() != sh.kinds[i] {
+			return false
+		}
+	}
+	keys, kinds := sh.keys[len(head):], sh.kinds[len(head):]
+	for i := range fields {
+		if f := &fields[i]; f.Key != keys[i] || f.Value.Kind() != kinds[i] {
 			return false
 		}
 	}
