@@ -113,6 +113,9 @@ type column struct {
 	text   blocks[span]
 	ends   blocks[int32] // lists: end of each list's elements in text
 	ar     arena         // the column's text: values of a column are together, and read in order
+	// The last text value added (addText), where it is in the arena.
+	lastText string
+	lastSpan span
 	// At commit (arrange): the written positions of the rows with a value, and their values.
 	pos, idx []int32
 	n        int  // values
@@ -207,12 +210,12 @@ func (c *column) addMicros(row int32, us int64) {
 // addText copies a text value into the column's arena, unless it is the same as the value before
 // it (a column of one account, one region, one file name): then the copy is shared.
 func (c *column) addText(s string) span {
-	if n := c.text.len(); n > 0 {
-		if last := c.text.at(n - 1); int(last.len) == len(s) && bytesString(c.ar.get(last)) == s {
-			return last
-		}
+	if len(s) == len(c.lastText) && s == c.lastText {
+		return c.lastSpan
 	}
-	return c.ar.add(s)
+	sp := c.ar.add(s)
+	c.lastText, c.lastSpan = bytesString(c.ar.get(sp)), sp
+	return sp
 }
 
 // value returns the i-th value as an event.Value (its text still in the arena).

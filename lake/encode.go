@@ -484,6 +484,20 @@ func (c *column) appendList(vals []parquet.Value, i, leaf, maxDef int) []parquet
 	if start == end {
 		return append(vals, parquet.Value{}.Level(0, maxDef-1, leaf))
 	}
+	if rawValues {
+		_, tmpl := template(event.KindString, leaf, maxDef)
+		vals, raw := growRaw(vals, end-start)
+		for j := range raw {
+			r := tmpl
+			if j > 0 {
+				r.rep = 1
+			}
+			b := c.ar.get(c.text.at(start + j))
+			r.ptr, r.u64 = unsafe.SliceData(b), uint64(len(b))
+			raw[j] = r
+		}
+		return vals
+	}
 	for j := start; j < end; j++ {
 		rep := 1
 		if j == start {

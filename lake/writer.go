@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
@@ -190,11 +191,17 @@ func (sh *shape) matches(head, fields []event.Field) bool {
 	}
 	keys, kinds := sh.keys[len(head):], sh.kinds[len(head):]
 	for i := range fields {
-		if f := &fields[i]; f.Key != keys[i] || f.Value.Kind() != kinds[i] {
+		if f := &fields[i]; !sameKey(f.Key, keys[i]) || f.Value.Kind() != kinds[i] {
 			return false
 		}
 	}
 	return true
+}
+
+// sameKey is k1 == k2, without a call when both are the same string (a parser's constant), as
+// they nearly always are.
+func sameKey(k1, k2 string) bool {
+	return len(k1) == len(k2) && (unsafe.StringData(k1) == unsafe.StringData(k2) || k1 == k2)
 }
 
 // Reject keeps a record that could not be parsed in the dead-letter file of this batch.
