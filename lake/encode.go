@@ -335,7 +335,7 @@ func (c *column) appendValues(vals []parquet.Value, k int, from, to int32, leaf,
 }
 
 // Values are built by writing parquet.Value's fields directly: through its API, each value costs a
-// call (Level is not inlined) and a copy, a tenth of the writer's time. rawValue is its layout in
+// call (Level is not inlined) and copies, about half of building the values. rawValue is its layout in
 // parquet-go v0.32.0, checked against values parquet-go builds when the program starts (rawValues);
 // if a version changes it, values are built through the API as before.
 
@@ -377,7 +377,7 @@ var rawValues = func() bool {
 	return true
 }()
 
-// template returns the raw value of a column's non-null values, without data: kind and levels.
+// template returns a column's null value, and its other values' kind and levels (with no data).
 func template(kind event.Kind, leaf, maxDef int) (null, tmpl rawValue) {
 	var v parquet.Value
 	switch kind {
