@@ -30,6 +30,8 @@ type Appender struct {
 	l       *Lake
 	batch   string
 	types   map[string]*typeBatch
+	last    *typeBatch // the type of the last event added (most events follow one of their type)
+	lastTyp string
 	rej     *os.File
 	rw      *bufio.Writer
 	objects []Object
@@ -51,6 +53,7 @@ type BatchStats struct {
 
 // typeBatch is the columns of one log type in a batch.
 type typeBatch struct {
+	name   string
 	schema *schema
 	shapes []*shape // most recently used first
 	cols   []*column
@@ -71,23 +74,26 @@ func (l *Lake) NewAppender() (*Appender, error) {
 
 func (a *Appender) start() {
 	a.batch = newBatchID()
-	a.types = map[string]*typeBatch{}
+	a.types, a.last, a.lastTyp = map[string]*typeBatch{}, nil, ""
 	a.objects, a.events, a.rejects, a.measured, a.memory = nil, 0, 0, 0, 0
 }
 
 // Add appends an event to the batch. The event is not kept: its values are copied.
 func (a *Appender) Add(e *event.Event) error {
-	if e.Type == "" || strings.ContainsAny(e.Type, "/\\.=") {
-		return fmt.Errorf("event without a valid log type: %q", e.Type)
+	tb := a.last
+	if tb == nil || !sameKey(e.Type, a.lastTyp) {
+		if e.Type == "" || strings.ContainsAny(e.Type, "/\\.=") {
+			return fmt.Errorf("event without a valid log type: %q", e.Type)
+		}
+		if tb = a.types[e.Type]; tb == nil {
+			tb = &typeBatch{name: e.Type, schema: newSchema(), byPath: map[string]*column{}}
+			a.types[e.Type] = tb
+		}
+		a.last, a.lastTyp = tb, tb.name // not e.Type: the event's memory is not kept
 	}
 	ts := e.Timestamp
 	if ts.IsZero() {
 		ts = time.Now().UTC() // an event must land in some partition; parsers set it for all but the odd record
-	}
-	tb := a.types[e.Type]
-	if tb == nil {
-		tb = &typeBatch{schema: newSchema(), byPath: map[string]*column{}}
-		a.types[e.Type] = tb
 	}
 	if tb.rows == math.MaxInt32 {
 		return fmt.Errorf("batch too large: commit before %d events of one type", tb.rows)
