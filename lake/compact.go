@@ -258,17 +258,27 @@ func (l *Lake) compactPartition(ctx context.Context, p partition, inputs []partF
 		return res, err
 	}
 	// The partition must hold exactly what was linked and compacted: a file that appeared since
-	// (a commit of this process running alongside) would be lost with the old directory.
+	// (a commit of this process running alongside) would be lost with the old directory. No commit
+	// can rename a file in between the check and the swap (l.parts).
+	l.parts.Lock()
 	now, err := os.ReadDir(p.Dir)
 	if err != nil {
+		l.parts.Unlock()
 		return res, err
 	}
 	if !sameNames(now, ents) {
+		l.parts.Unlock()
 		os.RemoveAll(work)
 		os.Remove(jpath)
 		return res, errors.New("the partition changed during compaction (a commit ran alongside): left as it was")
 	}
-	if err := swapDirs(p.Dir, newDir, hook); err != nil {
+	if err := hook("checked"); err != nil {
+		l.parts.Unlock()
+		return res, err
+	}
+	err = swapDirs(p.Dir, newDir, hook)
+	l.parts.Unlock()
+	if err != nil {
 		return res, err
 	}
 	if err := syncDir(filepath.Dir(p.Dir)); err != nil {

@@ -131,6 +131,7 @@ func TestCompactCrashAtEveryStep(t *testing.T) {
 	}{
 		{"staged", false, false},
 		{"journaled", false, false},
+		{"checked", false, false},
 		{"swapped", false, true},
 		{"journaled", true, false},
 		{"moved-away", true, false},
@@ -233,5 +234,40 @@ func TestCompactBadJournal(t *testing.T) {
 	os.WriteFile(p, []byte(`{"partition":"../../etc","work":"/tmp","output":"x"}`), 0o644)
 	if _, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), "compact-x.compact") {
 		t.Errorf("want an error naming the journal, got %v", err)
+	}
+}
+
+// TestCommitDuringCompactionSwap: a commit of the same process that renames a file into a partition
+// while a compaction has checked it and is about to swap it in must not lose that file with the old
+// directory: the commit waits for the swap, and its file lands in the compacted partition.
+func TestCommitDuringCompactionSwap(t *testing.T) {
+	dir, _ := dupLake(t)
+	l, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	before := count(t, l, "SELECT count(DISTINCT _id) FROM test")
+	late := synthEvents("test", time.Date(2026, 3, 2, 8, 30, 0, 0, time.UTC), 10*time.Minute, 30, 77)
+	done := make(chan struct{})
+	defer func() { compactHook = nil }()
+	compactHook = func(step string) error {
+		if step != "checked" {
+			return nil
+		}
+		compactHook = nil
+		go func() { // a commit of this process, into the partition being swapped
+			defer close(done)
+			ingest(t, l, "late", late, nil)
+		}()
+		time.Sleep(100 * time.Millisecond) // the commit would rename its file now, were it not held
+		return nil
+	}
+	if _, err := l.Compact(context.Background(), CompactOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	if got, want := count(t, l, "SELECT count(DISTINCT _id) FROM test"), before+int64(len(late)); got != want {
+		t.Fatalf("%d events after a commit during the swap, want %d: the committed file went with the old directory", got, want)
 	}
 }

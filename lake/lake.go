@@ -34,6 +34,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -47,7 +48,12 @@ type Lake struct {
 	man      *manifest
 	lock     *os.File
 	readOnly bool
-	remote   *remote // nil for a local lake
+	// parts serializes the changes to partition directories made within this process: a commit's
+	// renames, a compaction's check and swap, a prune's removal. Without it a file committed into a
+	// partition between a compaction's check and its swap would go with the old directory. (Other
+	// processes are kept out by the lock file.)
+	parts  sync.Mutex
+	remote *remote // nil for a local lake
 	// Warnings says what Open found and worked around (a batch that could not be recovered).
 	Warnings []string
 }

@@ -193,7 +193,9 @@ func (l *Lake) Prune(ctx context.Context, opt PruneOptions) (st PruneStats, err 
 			}
 			// The rename is the deletion as far as readers are concerned; _staging is emptied at
 			// the next Open should the RemoveAll below be cut short.
+			l.parts.Lock() // not while a commit of this process renames files into that day
 			err := os.Rename(filepath.Join(l.root, k), filepath.Join(trash, k))
+			l.parts.Unlock()
 			switch {
 			case err == nil:
 				if err := syncDir(filepath.Join(l.root, "type="+pp.Type)); err != nil {

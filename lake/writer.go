@@ -364,6 +364,8 @@ func (a *Appender) Abort() {
 // the batch. Doing it again after a crash finishes it: files already moved are skipped, the
 // manifest ignores objects it has.
 func (l *Lake) apply(m *batchMeta) (files int, size int64, err error) {
+	l.parts.Lock()
+	defer l.parts.Unlock()
 	staging := filepath.Join(l.root, "_staging", m.Batch)
 	// The batch's dead letters become visible with it.
 	rej := filepath.Join(l.root, "_rejected", m.Batch+".ndjson")
