@@ -2,7 +2,6 @@ package lake
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -116,44 +115,19 @@ func batchOfFile(name string) string {
 // objectsByBatch groups the manifest's objects by the batch that committed them.
 func (l *Lake) objectsByBatch() map[string][]Object {
 	out := map[string][]Object{}
-	if l.man == nil { // read-only: the manifest is read from disk, not kept open
-		m, err := readManifestObjects(filepath.Join(l.root, "_manifest", "objects.ndjson"))
-		if err != nil {
-			return out
+	add := func(o Object) { out[o.Batch] = append(out[o.Batch], o) }
+	if l.man != nil {
+		l.man.each(add)
+	} else if seen, _, err := readManifest(filepath.Join(l.root, "_manifest", "objects.ndjson")); err == nil {
+		// read-only: the manifest is read from disk, not kept open
+		for _, o := range seen {
+			add(o)
 		}
-		for _, o := range m {
-			out[o.Batch] = append(out[o.Batch], o)
-		}
-	} else {
-		l.man.mu.Lock()
-		for _, o := range l.man.seen {
-			out[o.Batch] = append(out[o.Batch], o)
-		}
-		l.man.mu.Unlock()
 	}
 	for _, objs := range out {
 		slices.SortFunc(objs, func(a, b Object) int { return strings.Compare(a.Key, b.Key) })
 	}
 	return out
-}
-
-// readManifestObjects reads the manifest's complete lines.
-func readManifestObjects(path string) ([]Object, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []Object
-	for line := range strings.Lines(string(data)) {
-		if !strings.HasSuffix(line, "\n") {
-			break // torn last line
-		}
-		var o Object
-		if json.Unmarshal([]byte(line), &o) == nil {
-			out = append(out, o)
-		}
-	}
-	return out, nil
 }
 
 // Quarantine moves a damaged file out of the lake into _quarantine/damaged/<its path>, beside a

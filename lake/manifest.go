@@ -43,13 +43,15 @@ type manifest struct {
 	seen map[string]Object
 }
 
-func openManifest(path string) (*manifest, error) {
-	m := &manifest{path: path, seen: map[string]Object{}}
+// readManifest reads the manifest's complete lines: the objects by identity (the last line of an
+// identity wins, as an object ingested again with --force is recorded again) and the length of those
+// lines (a torn last line is not part of it). A missing manifest is an empty one.
+func readManifest(path string) (seen map[string]Object, good int, err error) {
+	seen = map[string]Object{}
 	data, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
-		return nil, err
+		return nil, 0, err
 	}
-	good := 0
 	for len(data) > 0 {
 		i := bytes.IndexByte(data, '\n')
 		if i < 0 {
@@ -57,12 +59,21 @@ func openManifest(path string) (*manifest, error) {
 		}
 		var o Object
 		if err := json.Unmarshal(data[:i], &o); err != nil {
-			return nil, fmt.Errorf("%s: byte %d: corrupt manifest line: %w", path, good, err)
+			return nil, 0, fmt.Errorf("%s: byte %d: corrupt manifest line: %w", path, good, err)
 		}
-		m.seen[o.Identity()] = o
+		seen[o.Identity()] = o
 		good += i + 1
 		data = data[i+1:]
 	}
+	return seen, good, nil
+}
+
+func openManifest(path string) (*manifest, error) {
+	seen, good, err := readManifest(path)
+	if err != nil {
+		return nil, err
+	}
+	m := &manifest{path: path, seen: seen}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return nil, err
