@@ -673,7 +673,9 @@ func (g *ingester) take(ctx context.Context, r parsed) error {
 		if err := g.a.Add(e); err != nil {
 			return fmt.Errorf("writing to the lake: %w", err)
 		}
-		g.objType = e.Type
+	}
+	if len(r.events) > 0 {
+		g.objType = r.events[0].Type // an object's events are of one type
 	}
 	if g.det != nil {
 		g.det.add(r.events)
@@ -784,7 +786,9 @@ func (g *ingester) parse(ctx context.Context, name string, r io.Reader) (parse.S
 			addErr = err
 			return err
 		}
-		g.objType = e.Type
+		if g.objType == "" {
+			g.objType = e.Type // an object's events are of one type
+		}
 		if g.det != nil {
 			if evs = append(evs, e); len(evs) == 4096 {
 				g.det.add(evs)
