@@ -434,12 +434,3 @@ func TestSeveralBatches(t *testing.T) {
 		t.Errorf("%d rows (want %d), %d not as added", rows, 3*per-15000, bad)
 	}
 }
-
-// TestRawValues checks that the writer builds parquet-go's values directly (encode.go): a version
-// of parquet-go that changes parquet.Value's layout still writes correct files, through its API,
-// but more slowly, and should be noticed.
-func TestRawValues(t *testing.T) {
-	if !rawValues {
-		t.Fatal("parquet.Value's layout is not rawValue's: values are built through parquet-go's API (slower); update rawValue")
-	}
-}

@@ -1,0 +1,585 @@
+package lake
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+	"math/bits"
+	"strings"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/ramen-siem/ramen/event"
+)
+
+// Pages are encoded by ramen itself, straight from a batch's columns (column.go) into the bytes of
+// Parquet pages: through parquet-go's writer every value was first built as a parquet.Value, then
+// copied into its column buffers (the text a second time), then encoded, which was most of what
+// ingest spent writing and a second copy of the batch in memory. The format is the plain subset
+// every reader has read for a decade: data pages v1, levels and dictionary indices in the RLE /
+// bit-packed hybrid, values PLAIN or RLE_DICTIONARY, zstd, min/max statistics per column chunk (a
+// time filter skips row groups by them). parquet-go still describes the schema (buildSchema) and
+// provides the thrift structures of the footer and page headers.
+
+// leafInfo is what the page writer needs to know of a leaf column of the schema.
+type leafInfo struct {
+	path           []string // in the schema, below the root ("tags", "list", "element" for a list)
+	phys           format.Type
+	maxDef, maxRep int
+	dict           bool // RLE_DICTIONARY when the values repeat
+	stats          bool // min and max are worth keeping (not for the original record)
+}
+
+// fileSchema is the flattened Parquet schema of a file, and its leaves in column order.
+type fileSchema struct {
+	elems  []format.SchemaElement
+	leaves []leafInfo
+	orders []format.ColumnOrder
+}
+
+// flatten walks the schema depth first, as the footer lists it, and collects its leaves in column
+// order (parquet-go orders both by field name).
+func flatten(ps *pqSchema) *fileSchema {
+	fs := &fileSchema{}
+	var walk func(name string, n parquet.Node, path []string, def, rep int, root bool)
+	walk = func(name string, n parquet.Node, path []string, def, rep int, root bool) {
+		el := format.SchemaElement{Name: name}
+		if !root {
+			switch {
+			case n.Optional():
+				el.RepetitionType = thrift.New(format.Optional)
+				def++
+			case n.Repeated():
+				el.RepetitionType = thrift.New(format.Repeated)
+				def++
+				rep++
+			default:
+				el.RepetitionType = thrift.New(format.Required)
+			}
+		}
+		t := n.Type()
+		if lt := t.LogicalType(); lt != nil {
+			el.LogicalType = *lt
+		}
+		if ct := t.ConvertedType(); ct != nil {
+			el.ConvertedType = thrift.New(*ct)
+		}
+		if !n.Leaf() {
+			el.NumChildren = thrift.New(int32(len(n.Fields())))
+			fs.elems = append(fs.elems, el)
+			for _, f := range n.Fields() {
+				p := path
+				if !root {
+					p = append(path[:len(path):len(path)], name)
+				}
+				walk(f.Name(), f, p, def, rep, false)
+			}
+			return
+		}
+		if pt := t.PhysicalType(); pt != nil {
+			el.Type = thrift.New(*pt)
+		}
+		fs.elems = append(fs.elems, el)
+		full := append(path[:len(path):len(path)], name)
+		enc := n.Encoding()
+		isDict := enc != nil && enc.Encoding() == format.RLEDictionary
+		dotted := strings.Join(full, ".")
+		fs.leaves = append(fs.leaves, leafInfo{
+			path: full, phys: *t.PhysicalType(), maxDef: def, maxRep: rep,
+			dict:  isDict,
+			stats: dotted != "event.original",
+		})
+		fs.orders = append(fs.orders, *t.ColumnOrder())
+	}
+	walk(ps.schema.Name(), ps.schema, nil, 0, 0, true)
+	return fs
+}
+
+// chunk is one column of one row group, encoded: its pages (the dictionary page first, if any),
+// each a thrift header and its compressed body, and the column chunk's metadata, whose offsets are
+// set when the file is assembled.
+type chunk struct {
+	data    []byte
+	meta    format.ColumnMetaData
+	dictLen int // bytes of the dictionary page at the start of data
+}
+
+// Limits of a page: its values' bytes before compression, and its values (a dictionary-encoded
+// page's indices are few bytes per value). A dictionary is given up for a column chunk, which is
+// then written PLAIN, once it holds maxDictBytes.
+const (
+	maxPageValues = 1 << 17
+	maxDictBytes  = 1 << 20
+	maxStatBytes  = 128 // longer text has no min and max: they would filter little and cost footer space
+)
+
+// pageEncoder encodes column chunks; its buffers are reused from chunk to chunk. One per worker.
+type pageEncoder struct {
+	zenc   *zstd.Encoder
+	defs   []uint8
+	reps   []uint8
+	vals   []byte   // PLAIN values of the page
+	idx    []uint32 // dictionary indices (or booleans) of the page
+	body   []byte
+	comp   []byte
+	dict   map[string]uint32
+	dvals  []byte // the dictionary, PLAIN
+	ndict  int
+	thrift thrift.CompactProtocol
+}
+
+func newPageEncoder(level zstd.EncoderLevel) (*pageEncoder, error) {
+	z, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
+		zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))
+	if err != nil {
+		return nil, err
+	}
+	return &pageEncoder{zenc: z, dict: map[string]uint32{}}, nil
+}
+
+// chunkState is what encoding one chunk accumulates.
+type chunkState struct {
+	ch       *chunk
+	leaf     *leafInfo
+	values   int64 // level entries written (rows, and list elements beyond each list's first)
+	nulls    int64
+	useDict  bool
+	encs     map[format.Encoding]bool
+	minI     int64
+	maxI     int64
+	minF     float64
+	maxF     float64
+	minB     []byte
+	maxB     []byte
+	hasStat  bool
+	noStat   bool
+	pageVals int // level entries in the current page
+}
+
+// encodeChunk encodes the rows at written positions [from, to) of a column (a row group), starting
+// at its k-th value in written order, and returns the chunk and the next k. A dictionary that grows
+// past maxDictBytes makes the chunk start again, PLAIN.
+func (e *pageEncoder) encodeChunk(c *column, leaf *leafInfo, k int, from, to int32, perm []int32) (*chunk, int, error) {
+	if leaf.dict {
+		ch, next, ok, err := e.encodeRows(c, leaf, k, from, to, perm, true)
+		if err != nil || ok {
+			return ch, next, err
+		}
+	}
+	ch, next, _, err := e.encodeRows(c, leaf, k, from, to, perm, false)
+	return ch, next, err
+}
+
+func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int32, perm []int32, useDict bool) (*chunk, int, bool, error) {
+	st := &chunkState{ch: &chunk{}, leaf: leaf, useDict: useDict, encs: map[format.Encoding]bool{format.RLE: true}}
+	e.defs, e.reps, e.vals, e.idx = e.defs[:0], e.reps[:0], e.vals[:0], e.idx[:0]
+	if useDict {
+		clear(e.dict)
+		e.dvals, e.ndict = e.dvals[:0], 0
+	}
+	kind := c.kind
+	if c.mixed {
+		kind = event.KindString
+	}
+	full := c.full(len(perm))
+	maxDef := uint8(leaf.maxDef)
+	for p := from; p < to; p++ {
+		i := 0
+		if full {
+			i = int(perm[p])
+		} else {
+			if k >= len(c.pos) || c.pos[k] != p {
+				e.defs = append(e.defs, 0)
+				if leaf.maxRep > 0 {
+					e.reps = append(e.reps, 0)
+				}
+				st.nulls++
+				st.pageVals++
+				if st.pageVals >= maxPageValues {
+					if err := e.flushPage(st); err != nil {
+						return nil, 0, false, err
+					}
+				}
+				continue
+			}
+			i = int(c.idx[k])
+			k++
+		}
+		switch kind {
+		case event.KindStrings:
+			start, end := c.list(i)
+			if start == end {
+				// An empty list: defined down to the list, not a null.
+				e.defs = append(e.defs, maxDef-1)
+				e.reps = append(e.reps, 0)
+				st.pageVals++
+				break
+			}
+			for j := start; j < end; j++ {
+				rep := uint8(1)
+				if j == start {
+					rep = 0
+				}
+				e.defs = append(e.defs, maxDef)
+				e.reps = append(e.reps, rep)
+				st.pageVals++
+				if !e.addText(st, c.ar.get(c.text.at(j))) {
+					return nil, k, false, nil
+				}
+			}
+		case event.KindInt, event.KindFloat, event.KindTime, event.KindBool:
+			e.defs = append(e.defs, maxDef)
+			if leaf.maxRep > 0 {
+				e.reps = append(e.reps, 0)
+			}
+			st.pageVals++
+			v := c.nums.at(i)
+			switch kind {
+			case event.KindTime:
+				if !c.micros {
+					v = floorDiv(v, 1000)
+				}
+				st.addInt(v)
+				e.vals = binary.LittleEndian.AppendUint64(e.vals, uint64(v))
+			case event.KindInt:
+				st.addInt(v)
+				e.vals = binary.LittleEndian.AppendUint64(e.vals, uint64(v))
+			case event.KindFloat:
+				st.addFloat(math.Float64frombits(uint64(v)))
+				e.vals = binary.LittleEndian.AppendUint64(e.vals, uint64(v))
+			default:
+				b := uint32(0)
+				if v != 0 {
+					b = 1
+				}
+				st.addInt(int64(b))
+				e.idx = append(e.idx, b)
+			}
+		default:
+			e.defs = append(e.defs, maxDef)
+			if leaf.maxRep > 0 {
+				e.reps = append(e.reps, 0)
+			}
+			st.pageVals++
+			if !e.addText(st, c.ar.get(c.text.at(i))) {
+				return nil, k, false, nil
+			}
+		}
+		if st.pageVals >= maxPageValues || len(e.vals) >= pageBytes {
+			if err := e.flushPage(st); err != nil {
+				return nil, 0, false, err
+			}
+		}
+	}
+	if st.pageVals > 0 || st.values == 0 {
+		if err := e.flushPage(st); err != nil {
+			return nil, 0, false, err
+		}
+	}
+	if useDict {
+		// The dictionary page goes first: the data pages are moved after it.
+		data := st.ch.data
+		st.ch.data = nil
+		if err := e.writePage(st, format.DictionaryPage, e.dvals, 0, 0); err != nil {
+			return nil, 0, false, err
+		}
+		st.ch.dictLen = len(st.ch.data)
+		st.ch.data = append(st.ch.data, data...)
+		st.encs[format.Plain] = true
+		st.encs[format.RLEDictionary] = true
+	} else {
+		st.encs[format.Plain] = true
+	}
+	e.finishMeta(st, kind)
+	return st.ch, k, true, nil
+}
+
+// addText adds a text value to the page: its dictionary index, or its PLAIN bytes. It reports false
+// when the dictionary grew too big.
+func (e *pageEncoder) addText(st *chunkState, b []byte) bool {
+	if st.useDict {
+		id, ok := e.dict[bytesString(b)]
+		if !ok {
+			if len(e.dvals)+4+len(b) > maxDictBytes {
+				return false
+			}
+			// The chunk's min and max are its dictionary's: each value is compared once.
+			if st.leaf.stats && !st.noStat {
+				st.addBytes(b)
+			}
+			id = uint32(e.ndict)
+			e.ndict++
+			// The key is the arena's bytes, which outlive the chunk.
+			e.dict[bytesString(b)] = id
+			e.dvals = binary.LittleEndian.AppendUint32(e.dvals, uint32(len(b)))
+			e.dvals = append(e.dvals, b...)
+		}
+		e.idx = append(e.idx, id)
+		return true
+	}
+	if st.leaf.stats && !st.noStat {
+		st.addBytes(b)
+	}
+	e.vals = binary.LittleEndian.AppendUint32(e.vals, uint32(len(b)))
+	e.vals = append(e.vals, b...)
+	return true
+}
+
+func (st *chunkState) addInt(v int64) {
+	if !st.hasStat {
+		st.minI, st.maxI, st.hasStat = v, v, true
+		return
+	}
+	st.minI, st.maxI = min(st.minI, v), max(st.maxI, v)
+}
+
+func (st *chunkState) addFloat(v float64) {
+	if math.IsNaN(v) {
+		return // NaN is neither min nor max (the format's rule)
+	}
+	if !st.hasStat {
+		st.minF, st.maxF, st.hasStat = v, v, true
+		return
+	}
+	st.minF, st.maxF = min(st.minF, v), max(st.maxF, v)
+}
+
+func (st *chunkState) addBytes(b []byte) {
+	if len(b) > maxStatBytes {
+		st.noStat = true
+		return
+	}
+	if !st.hasStat {
+		st.minB, st.maxB, st.hasStat = b, b, true
+		return
+	}
+	if bytes.Compare(b, st.minB) < 0 {
+		st.minB = b
+	} else if bytes.Compare(b, st.maxB) > 0 {
+		st.maxB = b
+	}
+}
+
+// flushPage writes the page of the levels and values gathered so far.
+func (e *pageEncoder) flushPage(st *chunkState) error {
+	leaf := st.leaf
+	body := e.body[:0]
+	if leaf.maxRep > 0 {
+		body = appendLevels(body, e.reps, bits.Len(uint(leaf.maxRep)))
+	}
+	if leaf.maxDef > 0 {
+		body = appendLevels(body, e.defs, bits.Len(uint(leaf.maxDef)))
+	}
+	enc := format.Plain
+	switch {
+	case st.useDict:
+		enc = format.RLEDictionary
+		w := max(1, bits.Len(uint(max(e.ndict, 1)-1))) // 1 at least: some readers refuse 0
+		body = append(body, byte(w))
+		body = appendHybrid(body, e.idx, w)
+	case leaf.phys == format.Boolean:
+		body = appendBitPacked(body, e.idx, 1)
+	default:
+		body = append(body, e.vals...)
+	}
+	e.body = body
+	n := st.pageVals
+	st.values += int64(n)
+	st.pageVals = 0
+	e.defs, e.reps, e.vals, e.idx = e.defs[:0], e.reps[:0], e.vals[:0], e.idx[:0]
+	return e.writePage(st, format.DataPage, body, n, enc)
+}
+
+// writePage compresses a page body and appends its header and the compressed body to the chunk.
+func (e *pageEncoder) writePage(st *chunkState, typ format.PageType, body []byte, n int, enc format.Encoding) error {
+	e.comp = e.zenc.EncodeAll(body, e.comp[:0])
+	h := format.PageHeader{Type: typ, UncompressedPageSize: int32(len(body)), CompressedPageSize: int32(len(e.comp))}
+	if typ == format.DictionaryPage {
+		h.DictionaryPageHeader = thrift.New(format.DictionaryPageHeader{NumValues: int32(e.ndict), Encoding: format.Plain})
+	} else {
+		h.DataPageHeader = thrift.New(format.DataPageHeader{NumValues: int32(n), Encoding: enc,
+			DefinitionLevelEncoding: format.RLE, RepetitionLevelEncoding: format.RLE})
+	}
+	hb, err := thrift.Marshal(&e.thrift, &h)
+	if err != nil {
+		return fmt.Errorf("page header: %w", err)
+	}
+	st.ch.data = append(st.ch.data, hb...)
+	st.ch.data = append(st.ch.data, e.comp...)
+	st.ch.meta.TotalUncompressedSize += int64(len(hb) + len(body))
+	st.ch.meta.TotalCompressedSize += int64(len(hb) + len(e.comp))
+	return nil
+}
+
+// finishMeta fills the chunk's metadata but for its offsets.
+func (e *pageEncoder) finishMeta(st *chunkState, kind event.Kind) {
+	m := &st.ch.meta
+	m.Type = st.leaf.phys
+	m.PathInSchema = st.leaf.path
+	m.Codec = format.Zstd
+	m.NumValues = st.values
+	for _, enc := range []format.Encoding{format.Plain, format.RLE, format.RLEDictionary} {
+		if st.encs[enc] {
+			m.Encoding = append(m.Encoding, enc)
+		}
+	}
+	m.Statistics.NullCount = st.nulls
+	if !st.hasStat || st.noStat || !st.leaf.stats || st.leaf.maxRep > 0 {
+		return
+	}
+	switch st.leaf.phys {
+	case format.Int64:
+		m.Statistics.MinValue = binary.LittleEndian.AppendUint64(nil, uint64(st.minI))
+		m.Statistics.MaxValue = binary.LittleEndian.AppendUint64(nil, uint64(st.maxI))
+	case format.Double:
+		lo, hi := st.minF, st.maxF
+		// Zeros: the format asks for -0 as a minimum and +0 as a maximum.
+		if lo == 0 {
+			lo = math.Copysign(0, -1)
+		}
+		if hi == 0 {
+			hi = 0
+		}
+		m.Statistics.MinValue = binary.LittleEndian.AppendUint64(nil, math.Float64bits(lo))
+		m.Statistics.MaxValue = binary.LittleEndian.AppendUint64(nil, math.Float64bits(hi))
+	case format.Boolean:
+		m.Statistics.MinValue = []byte{byte(st.minI)}
+		m.Statistics.MaxValue = []byte{byte(st.maxI)}
+	case format.ByteArray:
+		m.Statistics.MinValue = append([]byte{}, st.minB...)
+		m.Statistics.MaxValue = append([]byte{}, st.maxB...)
+	}
+}
+
+// appendLevels appends levels in the RLE / bit-packed hybrid, after their length (data pages v1).
+func appendLevels(dst []byte, levels []uint8, width int) []byte {
+	at := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = appendHybrid(dst, levels, width)
+	binary.LittleEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
+	return dst
+}
+
+// appendHybrid appends values in the RLE / bit-packed hybrid encoding: a run of 8 or more equal
+// values as one RLE run (all levels of a column that every row has are one run), the rest
+// bit-packed in groups of 8.
+func appendHybrid[T uint8 | uint32](dst []byte, vals []T, width int) []byte {
+	i, lit := 0, -1 // lit: start of the pending bit-packed values
+	flush := func(end int) {
+		if lit < 0 {
+			return
+		}
+		dst = appendBitPackedRun(dst, vals[lit:end], width)
+		lit = -1
+	}
+	for i < len(vals) {
+		v := vals[i]
+		j := i + 1
+		for j < len(vals) && vals[j] == v {
+			j++
+		}
+		// Pending literals always end on a group of 8 here (i moves 8 at a time through them), so
+		// flushing them adds no padding in the middle of the values.
+		if j-i >= 8 {
+			flush(i)
+			dst = binary.AppendUvarint(dst, uint64(j-i)<<1)
+			for b := 0; b < (width+7)/8; b++ {
+				dst = append(dst, byte(uint32(v)>>(8*b)))
+			}
+			i = j
+			continue
+		}
+		if lit < 0 {
+			lit = i
+		}
+		// Take values up to the end of this group of 8 of the literal run.
+		i = min(len(vals), lit+((i-lit)/8+1)*8)
+	}
+	flush(len(vals))
+	return dst
+}
+
+// appendBitPackedRun appends one bit-packed run of the values, padded with zeros to a multiple of 8.
+func appendBitPackedRun[T uint8 | uint32](dst []byte, vals []T, width int) []byte {
+	groups := (len(vals) + 7) / 8
+	dst = binary.AppendUvarint(dst, uint64(groups)<<1|1)
+	return appendBitPacked(dst, vals, width)
+}
+
+// appendBitPacked appends values bit-packed, least significant bit first, padded with zeros to a
+// multiple of 8 values.
+func appendBitPacked[T uint8 | uint32](dst []byte, vals []T, width int) []byte {
+	var acc uint64
+	n := 0
+	for _, v := range vals {
+		acc |= uint64(v) << n
+		n += width
+		for n >= 8 {
+			dst = append(dst, byte(acc))
+			acc >>= 8
+			n -= 8
+		}
+	}
+	for pad := (8 - len(vals)%8) % 8; pad > 0; pad-- {
+		n += width
+		for n >= 8 {
+			dst = append(dst, byte(acc))
+			acc >>= 8
+			n -= 8
+		}
+	}
+	if n > 0 {
+		dst = append(dst, byte(acc))
+	}
+	return dst
+}
+
+// writeFile writes a Parquet file of row groups of encoded chunks (chunks[g][leaf]) and returns
+// its size.
+func writeFile(w io.Writer, fs *fileSchema, name string, chunks [][]*chunk, rows []int64) (int64, error) {
+	var off int64
+	write := func(b []byte) error {
+		n, err := w.Write(b)
+		off += int64(n)
+		return err
+	}
+	if err := write([]byte("PAR1")); err != nil {
+		return off, err
+	}
+	meta := format.FileMetaData{Version: 1, Schema: fs.elems, CreatedBy: "ramen", ColumnOrders: fs.orders}
+	for g, cols := range chunks {
+		rg := format.RowGroup{NumRows: rows[g], FileOffset: off, Ordinal: int16(g)}
+		for _, ch := range cols {
+			m := ch.meta
+			start := off
+			m.DataPageOffset = start + int64(ch.dictLen)
+			if ch.dictLen > 0 {
+				m.DictionaryPageOffset = start
+			}
+			if err := write(ch.data); err != nil {
+				return off, err
+			}
+			rg.Columns = append(rg.Columns, format.ColumnChunk{FileOffset: start, MetaData: m})
+			rg.TotalByteSize += m.TotalUncompressedSize
+			rg.TotalCompressedSize += m.TotalCompressedSize
+		}
+		meta.RowGroups = append(meta.RowGroups, rg)
+		meta.NumRows += rows[g]
+	}
+	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &meta)
+	if err != nil {
+		return off, fmt.Errorf("%s: footer: %w", name, err)
+	}
+	if err := write(footer); err != nil {
+		return off, err
+	}
+	if err := write(binary.LittleEndian.AppendUint32(nil, uint32(len(footer)))); err != nil {
+		return off, err
+	}
+	return off, write([]byte("PAR1"))
+}

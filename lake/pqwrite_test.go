@@ -1,0 +1,213 @@
+package lake
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ramen-siem/ramen/event"
+)
+
+// decodeHybrid reads n values of the RLE / bit-packed hybrid encoding as the format defines it
+// (an independent reading, to check appendHybrid against), and returns what is left after them.
+func decodeHybrid(t *testing.T, b []byte, width, n int) ([]uint32, []byte) {
+	t.Helper()
+	var out []uint32
+	for len(out) < n {
+		h, k := binary.Uvarint(b)
+		if k <= 0 {
+			t.Fatalf("bad run header at %d values", len(out))
+		}
+		b = b[k:]
+		if h&1 == 0 { // RLE run
+			count := int(h >> 1)
+			var v uint32
+			nb := (width + 7) / 8
+			for i := range nb {
+				v |= uint32(b[i]) << (8 * i)
+			}
+			b = b[nb:]
+			for range count {
+				out = append(out, v)
+			}
+			continue
+		}
+		groups := int(h >> 1)
+		bitsIn := b[:groups*width]
+		b = b[groups*width:]
+		for i := range groups * 8 {
+			var v uint32
+			for j := range width {
+				bit := i*width + j
+				if bitsIn[bit/8]&(1<<(bit%8)) != 0 {
+					v |= 1 << j
+				}
+			}
+			out = append(out, v)
+		}
+	}
+	if len(out) > n {
+		// Padding of the last bit-packed run: only zeros.
+		for _, v := range out[n:] {
+			if v != 0 {
+				t.Fatalf("padding holds %d", v)
+			}
+		}
+	}
+	return out[:n], b
+}
+
+func TestHybridRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	cases := map[string][]uint32{
+		"empty":            {},
+		"one":              {1},
+		"all same":         slices.Repeat([]uint32{1}, 1000),
+		"seven then run":   append([]uint32{0, 1, 0, 1, 0, 1, 0}, slices.Repeat([]uint32{1}, 20)...),
+		"run then literal": append(slices.Repeat([]uint32{0}, 9), 1, 0, 1),
+		"alternating":      {0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0, 1, 0},
+	}
+	for i := range 50 {
+		var v []uint32
+		for range rng.IntN(300) {
+			// Runs of random lengths, so that runs start inside and at the edges of groups of 8.
+			x := uint32(rng.IntN(4))
+			for range 1 + rng.IntN(12) {
+				v = append(v, x)
+			}
+		}
+		cases[fmt.Sprint("random ", i)] = v
+	}
+	for name, vals := range cases {
+		for _, width := range []int{1, 2, 3, 8, 9, 17} {
+			mask := uint32(1)<<width - 1
+			in := make([]uint32, len(vals))
+			for i, v := range vals {
+				in[i] = (v * 2654435761) & mask // spread the values over the width
+				if v == 0 {
+					in[i] = 0
+				}
+			}
+			enc := appendHybrid(nil, in, width)
+			got, rest := decodeHybrid(t, enc, width, len(in))
+			if !slices.Equal(got, in) {
+				t.Fatalf("%s, width %d: decoded %v, want %v", name, width, got, in)
+			}
+			if len(rest) != 0 {
+				t.Fatalf("%s, width %d: %d bytes after the values", name, width, len(rest))
+			}
+			if width == 1 && name == "all same" && len(enc) > 4 {
+				t.Errorf("a run of 1000 equal levels takes %d bytes, want one RLE run", len(enc))
+			}
+		}
+	}
+	// Levels as bytes take the same path.
+	lv := []uint8{1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 0}
+	got, _ := decodeHybrid(t, appendHybrid(nil, lv, 1), 1, len(lv))
+	for i := range lv {
+		if got[i] != uint32(lv[i]) {
+			t.Fatalf("levels: %v, want %v", got, lv)
+		}
+	}
+}
+
+func TestBitPackedBooleans(t *testing.T) {
+	in := []uint32{1, 0, 1, 1, 0, 0, 0, 1, 1}
+	b := appendBitPacked(nil, in, 1)
+	if want := []byte{0b10001101, 0b00000001}; !slices.Equal(b, want) {
+		t.Fatalf("packed %08b, want %08b (least significant bit first)", b, want)
+	}
+}
+
+// The column chunks' statistics are what readers skip row groups by (a time filter above all):
+// each row group's min, max and nulls per column, none for the original record, and a column whose
+// dictionary outgrows its limit is written PLAIN with every value still in place.
+func TestChunkStatistics(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a, _ := l.NewAppender()
+	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	const n = 130_000 // two row groups: [0, 122880) and the rest
+	step := n / samples
+	for i := range n {
+		e := event.New("stats", "r", 6)
+		e.ID, e.Timestamp = fmt.Sprint(i), base.Add(time.Duration(i)*10*time.Millisecond)
+		e.Original = fmt.Sprintf(`{"i":%d}`, i)
+		e.Add("n", event.Int(int64(i%1000)-500))
+		e.Add("f", event.Float([]float64{math.NaN(), -2.5, 0, 7.25}[i%4]))
+		e.Add("b", event.Bool(i%3 == 0))
+		e.Add("action", event.String([]string{"Get", "Put", "Delete"}[i%3]))
+		if i%2 == 0 {
+			e.Add("half", event.String(fmt.Sprintf("h%06d", i)))
+		}
+		// Repeats where the writer samples (one row in step), unique and long elsewhere: it gets
+		// a dictionary that outgrows maxDictBytes.
+		big := "same"
+		if i%step != 0 {
+			big = fmt.Sprintf("%09d-%s", i, strings.Repeat("x", 40))
+		}
+		e.Add("big", event.String(big))
+		a.Add(e)
+	}
+	a.EndObject(Object{Key: "k", SHA256: "k"})
+	if _, err := a.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	meta := `parquet_metadata(` + sqlString(l.partitionGlob("stats")) + `)`
+	rows, err := l.DB().Query(`SELECT row_group_id, replace(path_in_schema, ', ', '.'), stats_min_value, stats_max_value, stats_null_count, encodings FROM ` + meta + ` ORDER BY 1, 2`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for rows.Next() {
+		var g int64
+		var path, encs string
+		var lo, hi sql.NullString
+		var nulls sql.NullInt64
+		if err := rows.Scan(&g, &path, &lo, &hi, &nulls, &encs); err != nil {
+			t.Fatal(err)
+		}
+		got[fmt.Sprint(g, " ", path)] = fmt.Sprintf("%s..%s nulls %d %s", lo.String, hi.String, nulls.Int64, encs)
+	}
+	rows.Close()
+	want := map[string]string{
+		"0 @timestamp":     "2026-03-02 08:00:00..2026-03-02 08:20:28.79 nulls 0 PLAIN, RLE",
+		"1 @timestamp":     "2026-03-02 08:20:28.8..2026-03-02 08:21:39.99 nulls 0 PLAIN, RLE",
+		"0 n":              "-500..499 nulls 0 PLAIN, RLE",
+		"0 f":              "-2.5..7.25 nulls 0 PLAIN, RLE",
+		"0 b":              "false..true nulls 0 PLAIN, RLE",
+		"0 action":         "Delete..Put nulls 0 PLAIN, RLE, RLE_DICTIONARY",
+		"0 half":           "h000000..h122878 nulls 61440 PLAIN, RLE",
+		"1 half":           "h122880..h129998 nulls 3560 PLAIN, RLE",
+		"0 event.original": ".. nulls 0 PLAIN, RLE",
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("row group %s: %q, want %q", k, got[k], w)
+		}
+	}
+	if g := got["0 big"]; strings.Contains(g, "DICTIONARY") {
+		t.Errorf("big: %s, want PLAIN once its dictionary is too big", g)
+	}
+	// Every value where it was put.
+	var bad int64
+	err = l.DB().QueryRow(`SELECT count(*) FILTER (WHERE big IS DISTINCT FROM CASE WHEN i % ` + fmt.Sprint(step) + ` = 0 THEN 'same' ELSE printf('%09d-%s', i, repeat('x', 40)) END
+		OR action != ['Get', 'Put', 'Delete'][i % 3 + 1] OR (half IS NULL) != (i % 2 = 1) OR (i % 4 = 0) != isnan(f))
+		FROM (SELECT *, (event.original->>'i')::BIGINT AS i FROM read_parquet(` + sqlString(l.partitionGlob("stats")) + `))`).Scan(&bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bad != 0 {
+		t.Errorf("%d rows read back wrong", bad)
+	}
+}
