@@ -484,35 +484,45 @@ type pending struct {
 	reasons                   map[string]int
 }
 
-// parsed is a local file read ahead by a worker: its identity, and its events and rejected records
-// (or, for a file too big to hold, nothing: the consumer streams it itself).
+// parsed is a local file read ahead by a worker: its identity, then its events in order, in chunks,
+// as they are parsed (or, for a file too big to read twice, nothing: the consumer streams it itself).
 type parsed struct {
-	o       object
-	obj     lake.Object
-	skip    bool // already in the lake
-	stream  bool // too big to read ahead: parse it in the consumer
-	events  []*event.Event
+	o      object
+	obj    lake.Object
+	skip   bool  // already in the lake
+	stream bool  // too big to read ahead: parse it in the consumer
+	err    error // the run must stop
+	// chunks carries the file's events, in order, and is closed once the file is parsed; what
+	// follows is set before it is closed.
+	chunks  chan []*event.Event
 	rejects []*parse.Reject
 	ps      parse.Stats
 	perr    error // the object could not be read to its end
-	err     error // the run must stop
 }
 
-// readAheadMax is the largest file a worker parses ahead into memory; bigger ones are streamed.
+// readAheadMax is the largest file a worker reads ahead; bigger ones are streamed by the consumer
+// (a worker reads a file twice: once to hash it, once to parse it).
 const readAheadMax = 32 << 20
 
-// readAheadEvents bounds the events parsed ahead and waiting for the batch, across files: about
-// 200 MB of flow records, 10 files of CloudTrail as AWS delivers them.
-const readAheadEvents = 150_000
+// Parsed events go from the workers to the batch in chunks of chunkEvents, and at most
+// readAheadEvents wait, across files: the events in flight are a few megabytes that the batch copies
+// while they are still in the cache, not whole files (a file of 100,000 flow records is ~160 MB of
+// events, all pointers for the collector to trace).
+const (
+	chunkEvents     = 1024
+	readAheadEvents = 16 * chunkEvents
+)
 
-// readAhead counts the files being parsed ahead and the events they hold. A file is started when
-// fewer than maxFiles are out and fewer than maxEvents events wait, or when nothing is out at all
-// (one file bigger than the budget must still go through).
+// readAhead counts the files being read ahead and the events waiting. A file is started when fewer
+// than maxFiles are out and fewer than maxEvents events wait, or when nothing is out at all; the
+// worker of a file ahead of the one the batch is taking waits while maxEvents events wait. The
+// file being taken never waits for room, so a file bigger than the budget still goes through.
 type readAhead struct {
 	mu                  sync.Mutex
 	cond                *sync.Cond
 	files, events       int
 	maxFiles, maxEvents int
+	current             int // the file the batch is taking
 }
 
 func newReadAhead(maxFiles, maxEvents int) *readAhead {
@@ -521,8 +531,8 @@ func newReadAhead(maxFiles, maxEvents int) *readAhead {
 	return a
 }
 
-// start waits for room for one more file; false when ctx ended.
-func (a *readAhead) start(ctx context.Context) bool {
+// wait waits until ok holds (under the lock); false when ctx ended.
+func (a *readAhead) wait(ctx context.Context, ok func() bool) bool {
 	stop := context.AfterFunc(ctx, func() {
 		a.mu.Lock()
 		a.cond.Broadcast()
@@ -531,38 +541,57 @@ func (a *readAhead) start(ctx context.Context) bool {
 	defer stop()
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for a.files > 0 && (a.files >= a.maxFiles || a.events >= a.maxEvents) {
+	for !ok() {
 		if ctx.Err() != nil {
 			return false
 		}
 		a.cond.Wait()
 	}
-	if ctx.Err() != nil {
-		return false
+	return ctx.Err() == nil
+}
+
+// start waits for room for one more file; false when ctx ended.
+func (a *readAhead) start(ctx context.Context) bool {
+	ok := a.wait(ctx, func() bool { return a.files == 0 || (a.files < a.maxFiles && a.events < a.maxEvents) })
+	if ok {
+		a.mu.Lock()
+		a.files++
+		a.mu.Unlock()
 	}
-	a.files++
-	return true
+	return ok
 }
 
-// parsed adds the events a file holds once parsed.
-func (a *readAhead) parsed(n int) {
-	a.mu.Lock()
-	a.events += n
-	a.mu.Unlock()
+// room waits until the i-th file may hand over n more events, and counts them as waiting.
+func (a *readAhead) room(ctx context.Context, i, n int) bool {
+	ok := a.wait(ctx, func() bool { return i == a.current || a.events < a.maxEvents })
+	if ok {
+		a.mu.Lock()
+		a.events += n
+		a.mu.Unlock()
+	}
+	return ok
 }
 
-// done releases a file taken into the batch.
-func (a *readAhead) done(n int) {
+// took releases n events the batch has taken.
+func (a *readAhead) took(n int) {
 	a.mu.Lock()
-	a.files--
 	a.events -= n
 	a.cond.Broadcast()
 	a.mu.Unlock()
 }
 
+// done releases a file the batch has taken; next is the file it takes next.
+func (a *readAhead) done(next int) {
+	a.mu.Lock()
+	a.files--
+	a.current = next
+	a.cond.Broadcast()
+	a.mu.Unlock()
+}
+
 // files ingests local files. Workers (one per core) hash and parse the files ahead, in parallel; the
-// events go into the batch in the files' order, one whole file at a time, so a file's events are
-// always committed together.
+// events go into the batch in the files' order, and a batch is committed only between files, so a
+// file's events are always committed together.
 func (g *ingester) files(ctx context.Context, objs []object) error {
 	if len(objs) == 0 {
 		return nil
@@ -570,14 +599,13 @@ func (g *ingester) files(ctx context.Context, objs []object) error {
 	workers := runtime.GOMAXPROCS(0)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make([]chan parsed, len(objs))
+	results := make([]chan *parsed, len(objs))
 	for i := range results {
-		results[i] = make(chan parsed, 1)
+		results[i] = make(chan *parsed, 1)
 	}
-	// At most 2*workers files are parsed ahead and waiting, and a new one is started only while the
-	// events waiting are fewer than readAheadEvents: memory stays bounded (a file of 100,000 flow
-	// records is ~130 MB of events). Files are handed out in order, by one dispatcher, so the file
-	// the consumer waits for is always started.
+	// At most 2*workers files are out, and a file's worker waits while readAheadEvents events of
+	// files after the batch's wait: memory stays bounded whatever the files' sizes. Files are handed
+	// out in order, by one dispatcher, so the file the consumer waits for is always started.
 	ahead := newReadAhead(2*workers, readAheadEvents)
 	next := make(chan int)
 	go func() {
@@ -599,22 +627,20 @@ func (g *ingester) files(ctx context.Context, objs []object) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				r := g.readAhead(ctx, objs[i])
-				ahead.parsed(len(r.events))
-				results[i] <- r
+				g.readAhead(ctx, i, objs[i], ahead, results[i])
 			}
 		}()
 	}
 	defer func() { cancel(); wg.Wait() }() // on an early return too: stop the dispatcher, then the workers
 	for i := range objs {
-		var r parsed
+		var r *parsed
 		select {
 		case r = <-results[i]:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		err := g.take(ctx, r)
-		ahead.done(len(r.events)) // the batch has copied them (and detection holds its own reference)
+		err := g.take(ctx, r, ahead)
+		ahead.done(i + 1)
 		if err != nil {
 			return err
 		}
@@ -622,37 +648,72 @@ func (g *ingester) files(ctx context.Context, objs []object) error {
 	return nil
 }
 
-// readAhead hashes a file and, unless it is in the lake already or too big, parses it into memory.
-func (g *ingester) readAhead(ctx context.Context, o object) parsed {
-	r := parsed{o: o}
+// readAhead hashes a file and, unless it is in the lake already or too big, parses it, handing its
+// events over in chunks as they come.
+func (g *ingester) readAhead(ctx context.Context, i int, o object, ahead *readAhead, out chan<- *parsed) {
+	r := &parsed{o: o}
+	defer func() {
+		if r.chunks == nil {
+			out <- r
+		}
+	}()
 	if r.err = ctx.Err(); r.err != nil {
-		return r
+		return
 	}
 	if r.obj, r.err = describe(o.name); r.err != nil {
-		return r
+		return
 	}
 	if _, ok := g.l.Ingested(r.obj); ok && !g.opt.force {
 		r.skip = true
-		return r
+		return
 	}
 	if o.size > readAheadMax {
 		r.stream = true
-		return r
+		return
 	}
 	f, err := os.Open(o.name)
 	if err != nil {
 		r.err = err
-		return r
+		return
 	}
 	defer f.Close()
+	r.chunks = make(chan []*event.Event, readAheadEvents/chunkEvents+1)
+	out <- r
+	defer close(r.chunks)
+	var chunk []*event.Event
+	send := func() error {
+		if !ahead.room(ctx, i, len(chunk)) {
+			return ctx.Err()
+		}
+		select {
+		case r.chunks <- chunk:
+		case <-ctx.Done():
+			ahead.took(len(chunk))
+			return ctx.Err()
+		}
+		chunk = nil
+		return nil
+	}
 	r.ps, r.perr = parse.Object(ctx, o.name, f, parse.Options{Type: g.opt.typ},
-		func(e *event.Event) error { r.events = append(r.events, e); return nil },
+		func(e *event.Event) error {
+			if chunk == nil {
+				chunk = make([]*event.Event, 0, chunkEvents)
+			}
+			if chunk = append(chunk, e); len(chunk) == chunkEvents {
+				return send()
+			}
+			return nil
+		},
 		func(rj *parse.Reject) { r.rejects = append(r.rejects, rj) })
-	return r
+	if len(chunk) > 0 && ctx.Err() == nil {
+		if err := send(); err != nil && r.perr == nil {
+			r.perr = err
+		}
+	}
 }
 
-// take puts a file read ahead into the batch.
-func (g *ingester) take(ctx context.Context, r parsed) error {
+// take puts a file read ahead into the batch, as its chunks arrive.
+func (g *ingester) take(ctx context.Context, r *parsed, ahead *readAhead) error {
 	switch {
 	case r.err != nil:
 		return r.err
@@ -662,23 +723,33 @@ func (g *ingester) take(ctx context.Context, r parsed) error {
 		return nil
 	case r.stream:
 		return g.file(ctx, r.o)
-	case g.seenInRun(r.obj):
+	}
+	dup := g.seenInRun(r.obj)
+	for {
+		var evs []*event.Event
+		var ok bool
+		select {
+		case evs, ok = <-r.chunks:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		if !ok {
+			break
+		}
+		if !dup {
+			if err := g.addEvents(evs); err != nil {
+				ahead.took(len(evs))
+				return err
+			}
+		}
+		ahead.took(len(evs)) // the batch has copied them (and detection holds its own reference)
+	}
+	if dup {
 		// The same content twice in one run (a path given twice, a copy of a file): the manifest
 		// only knows committed objects, so the run itself remembers.
 		g.st.skipped++
 		g.bar.Add(r.o.size, 1, 0)
 		return nil
-	}
-	for _, e := range r.events {
-		if err := g.a.Add(e); err != nil {
-			return fmt.Errorf("writing to the lake: %w", err)
-		}
-	}
-	if len(r.events) > 0 {
-		g.objType = r.events[0].Type // an object's events are of one type
-	}
-	if g.det != nil {
-		g.det.add(r.events)
 	}
 	for _, rj := range r.rejects {
 		if err := g.a.Reject(rj); err != nil {
@@ -688,11 +759,30 @@ func (g *ingester) take(ctx context.Context, r parsed) error {
 	}
 	ps := r.ps
 	if r.perr != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
 		if err := g.objectFailed(ctx, r.o.name, r.perr, &ps); err != nil {
 			return err
 		}
 	}
 	return g.ended(ctx, r.obj, ps)
+}
+
+// addEvents adds a chunk of an object's events to the batch and to detection.
+func (g *ingester) addEvents(evs []*event.Event) error {
+	for _, e := range evs {
+		if err := g.a.Add(e); err != nil {
+			return fmt.Errorf("writing to the lake: %w", err)
+		}
+	}
+	if len(evs) > 0 {
+		g.objType = evs[0].Type // an object's events are of one type
+	}
+	if g.det != nil {
+		g.det.add(evs)
+	}
+	return nil
 }
 
 // file ingests one local file, streaming it into the batch.
