@@ -123,7 +123,8 @@ type pageEncoder struct {
 	zenc   *zstd.Encoder
 	defs   []uint8
 	reps   []uint8
-	vals   []byte   // PLAIN values of the page
+	vals   []byte   // PLAIN values (doubles), or the bytes of text values, of the page
+	ints   []int64  // integers and times of the page, or the lengths of its text values
 	idx    []uint32 // dictionary indices (or booleans) of the page
 	body   []byte
 	comp   []byte
@@ -134,8 +135,10 @@ type pageEncoder struct {
 }
 
 func newPageEncoder(level zstd.EncoderLevel) (*pageEncoder, error) {
+	// Entropy coding of blocks without a single match: pages of random hex ids (_id, request ids)
+	// have none, yet their characters take 4 bits instead of 8 (zstd's faster levels skip this).
 	z, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderConcurrency(1),
-		zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false))
+		zstd.WithZeroFrames(true), zstd.WithEncoderCRC(false), zstd.WithAllLitEntropyCompression(true))
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +162,8 @@ type chunkState struct {
 	hasStat  bool
 	noStat   bool
 	pageVals int // level entries in the current page
+	// The chunk's codec, decided by its first page: raw (not compressed) or compressed.
+	raw, compressed bool
 }
 
 // encodeChunk encodes the rows at written positions [from, to) of a column (a row group), starting
@@ -177,7 +182,7 @@ func (e *pageEncoder) encodeChunk(c *column, leaf *leafInfo, k int, from, to int
 
 func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int32, perm []int32, useDict bool) (*chunk, int, bool, error) {
 	st := &chunkState{ch: &chunk{}, leaf: leaf, useDict: useDict, encs: map[format.Encoding]bool{format.RLE: true}}
-	e.defs, e.reps, e.vals, e.idx = e.defs[:0], e.reps[:0], e.vals[:0], e.idx[:0]
+	e.defs, e.reps, e.vals, e.ints, e.idx = e.defs[:0], e.reps[:0], e.vals[:0], e.ints[:0], e.idx[:0]
 	if useDict {
 		clear(e.dict)
 		e.dvals, e.ndict = e.dvals[:0], 0
@@ -245,10 +250,10 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 					v = floorDiv(v, 1000)
 				}
 				st.addInt(v)
-				e.vals = binary.LittleEndian.AppendUint64(e.vals, uint64(v))
+				e.ints = append(e.ints, v)
 			case event.KindInt:
 				st.addInt(v)
-				e.vals = binary.LittleEndian.AppendUint64(e.vals, uint64(v))
+				e.ints = append(e.ints, v)
 			case event.KindFloat:
 				st.addFloat(math.Float64frombits(uint64(v)))
 				e.vals = binary.LittleEndian.AppendUint64(e.vals, uint64(v))
@@ -290,10 +295,7 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 		}
 		st.ch.dictLen = len(st.ch.data)
 		st.ch.data = append(st.ch.data, data...)
-		st.encs[format.Plain] = true
-		st.encs[format.RLEDictionary] = true
-	} else {
-		st.encs[format.Plain] = true
+		st.encs[format.Plain] = true // the dictionary's
 	}
 	e.finishMeta(st, kind)
 	return st.ch, k, true, nil
@@ -325,7 +327,7 @@ func (e *pageEncoder) addText(st *chunkState, b []byte) bool {
 	if st.leaf.stats && !st.noStat {
 		st.addBytes(b)
 	}
-	e.vals = binary.LittleEndian.AppendUint32(e.vals, uint32(len(b)))
+	e.ints = append(e.ints, int64(len(b)))
 	e.vals = append(e.vals, b...)
 	return true
 }
@@ -384,21 +386,40 @@ func (e *pageEncoder) flushPage(st *chunkState) error {
 		body = appendHybrid(body, e.idx, w)
 	case leaf.phys == format.Boolean:
 		body = appendBitPacked(body, e.idx, 1)
+	case leaf.phys == format.Int64:
+		enc = format.DeltaBinaryPacked
+		body = appendDelta(body, e.ints)
+	case leaf.phys == format.ByteArray:
+		enc = format.DeltaLengthByteArray
+		body = appendDelta(body, e.ints)
+		body = append(body, e.vals...)
 	default:
 		body = append(body, e.vals...)
 	}
+	st.encs[enc] = true
 	e.body = body
 	n := st.pageVals
 	st.values += int64(n)
 	st.pageVals = 0
-	e.defs, e.reps, e.vals, e.idx = e.defs[:0], e.reps[:0], e.vals[:0], e.idx[:0]
+	e.defs, e.reps, e.vals, e.ints, e.idx = e.defs[:0], e.reps[:0], e.vals[:0], e.ints[:0], e.idx[:0]
 	return e.writePage(st, format.DataPage, body, n, enc)
 }
 
 // writePage compresses a page body and appends its header and the compressed body to the chunk.
 func (e *pageEncoder) writePage(st *chunkState, typ format.PageType, body []byte, n int, enc format.Encoding) error {
-	e.comp = e.zenc.EncodeAll(body, e.comp[:0])
-	h := format.PageHeader{Type: typ, UncompressedPageSize: int32(len(body)), CompressedPageSize: int32(len(e.comp))}
+	// A chunk has one codec. Its first page decides: if zstd saves less than 2% there (random
+	// numbers, packed booleans, dictionary indices of two equally likely values), the chunk is
+	// stored as it is, which costs readers no decompression and writers no more compression.
+	comp := body
+	if !st.raw {
+		e.comp = e.zenc.EncodeAll(body, e.comp[:0])
+		comp = e.comp
+		if !st.compressed && len(e.comp)*50 >= len(body)*49 {
+			st.raw, comp = true, body
+		}
+		st.compressed = !st.raw
+	}
+	h := format.PageHeader{Type: typ, UncompressedPageSize: int32(len(body)), CompressedPageSize: int32(len(comp))}
 	if typ == format.DictionaryPage {
 		h.DictionaryPageHeader = thrift.New(format.DictionaryPageHeader{NumValues: int32(e.ndict), Encoding: format.Plain})
 	} else {
@@ -410,9 +431,9 @@ func (e *pageEncoder) writePage(st *chunkState, typ format.PageType, body []byte
 		return fmt.Errorf("page header: %w", err)
 	}
 	st.ch.data = append(st.ch.data, hb...)
-	st.ch.data = append(st.ch.data, e.comp...)
+	st.ch.data = append(st.ch.data, comp...)
 	st.ch.meta.TotalUncompressedSize += int64(len(hb) + len(body))
-	st.ch.meta.TotalCompressedSize += int64(len(hb) + len(e.comp))
+	st.ch.meta.TotalCompressedSize += int64(len(hb) + len(comp))
 	return nil
 }
 
@@ -422,8 +443,11 @@ func (e *pageEncoder) finishMeta(st *chunkState, kind event.Kind) {
 	m.Type = st.leaf.phys
 	m.PathInSchema = st.leaf.path
 	m.Codec = format.Zstd
+	if st.raw {
+		m.Codec = format.Uncompressed
+	}
 	m.NumValues = st.values
-	for _, enc := range []format.Encoding{format.Plain, format.RLE, format.RLEDictionary} {
+	for _, enc := range []format.Encoding{format.Plain, format.RLE, format.RLEDictionary, format.DeltaBinaryPacked, format.DeltaLengthByteArray} {
 		if st.encs[enc] {
 			m.Encoding = append(m.Encoding, enc)
 		}
@@ -454,6 +478,83 @@ func (e *pageEncoder) finishMeta(st *chunkState, kind event.Kind) {
 		m.Statistics.MinValue = append([]byte{}, st.minB...)
 		m.Statistics.MaxValue = append([]byte{}, st.maxB...)
 	}
+}
+
+// appendDelta appends integers in the DELTA_BINARY_PACKED encoding: the first value, then blocks of
+// 128 deltas, each block's smallest delta and four miniblocks of 32 deltas above it bit-packed at
+// the miniblock's own width. Times in time order, lengths of similar records, counters and ports
+// shrink to a few bits each before zstd sees them (which then has a few times less to compress).
+// Deltas wrap around as the format says (int64 arithmetic modulo 2^64).
+func appendDelta(dst []byte, vals []int64) []byte {
+	const blockLen, miniblocks, miniLen = 128, 4, 32
+	dst = binary.AppendUvarint(dst, blockLen)
+	dst = binary.AppendUvarint(dst, miniblocks)
+	dst = binary.AppendUvarint(dst, uint64(len(vals)))
+	if len(vals) == 0 {
+		return binary.AppendVarint(dst, 0) // zigzag, as the format's first value
+	}
+	dst = binary.AppendVarint(dst, vals[0])
+	var d [blockLen]uint64
+	for i := 1; i < len(vals); i += blockLen {
+		n := min(blockLen, len(vals)-i)
+		minD := vals[i] - vals[i-1]
+		for j := range n {
+			minD = min(minD, vals[i+j]-vals[i+j-1])
+		}
+		for j := range n {
+			d[j] = uint64(vals[i+j] - vals[i+j-1] - minD)
+		}
+		dst = binary.AppendVarint(dst, minD)
+		widths := len(dst)
+		dst = append(dst, 0, 0, 0, 0) // a miniblock with no values has width 0 and no bytes
+		for m := range miniblocks {
+			lo := m * miniLen
+			if lo >= n {
+				break
+			}
+			hi := min(lo+miniLen, n)
+			var or uint64
+			for _, x := range d[lo:hi] {
+				or |= x
+			}
+			w := bits.Len64(or)
+			dst[widths+m] = byte(w)
+			if w == 0 {
+				continue
+			}
+			// 32 values, the last miniblock padded with zeros.
+			for j := hi; j < lo+miniLen; j++ {
+				d[j] = 0
+			}
+			dst = packBits64(dst, d[lo:lo+miniLen], w)
+		}
+	}
+	return dst
+}
+
+// packBits64 appends values of up to 64 bits, w bits each, least significant bit first; len(vals)*w
+// must be a multiple of 8.
+func packBits64(dst []byte, vals []uint64, w int) []byte {
+	var acc uint64
+	n := 0
+	put := func(v uint64, w int) {
+		acc |= v << n
+		n += w
+		for n >= 8 {
+			dst = append(dst, byte(acc))
+			acc >>= 8
+			n -= 8
+		}
+	}
+	for _, v := range vals {
+		if w > 32 {
+			put(v&(1<<32-1), 32)
+			put(v>>32, w-32)
+		} else {
+			put(v, w)
+		}
+	}
+	return dst
 }
 
 // appendLevels appends levels in the RLE / bit-packed hybrid, after their length (data pages v1).

@@ -118,6 +118,95 @@ func TestHybridRoundTrip(t *testing.T) {
 	}
 }
 
+// decodeDelta reads DELTA_BINARY_PACKED values as the format defines them.
+func decodeDelta(t *testing.T, b []byte) []int64 {
+	t.Helper()
+	uv := func() uint64 {
+		v, k := binary.Uvarint(b)
+		if k <= 0 {
+			t.Fatal("bad varint")
+		}
+		b = b[k:]
+		return v
+	}
+	zz := func() int64 {
+		v, k := binary.Varint(b)
+		if k <= 0 {
+			t.Fatal("bad zigzag varint")
+		}
+		b = b[k:]
+		return v
+	}
+	blockLen, minis, total := int(uv()), int(uv()), int(uv())
+	out := []int64{zz()}
+	if total == 0 {
+		out = nil
+	}
+	miniLen := blockLen / minis
+	for len(out) < total {
+		minD := zz()
+		widths := b[:minis]
+		b = b[minis:]
+		for m := 0; m < minis && len(out) < total; m++ {
+			w := int(widths[m])
+			for i := range miniLen {
+				var x uint64
+				for j := range w {
+					bit := i*w + j
+					if b[bit/8]&(1<<(bit%8)) != 0 {
+						x |= 1 << j
+					}
+				}
+				if len(out) < total {
+					out = append(out, out[len(out)-1]+minD+int64(x))
+				}
+			}
+			b = b[miniLen*w/8:]
+		}
+	}
+	if len(b) != 0 {
+		t.Fatalf("%d bytes after the values", len(b))
+	}
+	return out
+}
+
+func TestDeltaRoundTrip(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	cases := map[string][]int64{
+		"empty":       {},
+		"one":         {-7},
+		"constant":    slices.Repeat([]int64{42}, 300),
+		"ascending":   {1, 2, 3, 5, 8, 13, 21, 34, 55, 89},
+		"extremes":    {math.MinInt64, math.MaxInt64, 0, math.MinInt64, -1, math.MaxInt64},
+		"one block":   nil,
+		"full blocks": nil,
+	}
+	for i := range 128 {
+		cases["one block"] = append(cases["one block"], int64(i*i))
+	}
+	for range 129*3 + 31 {
+		cases["full blocks"] = append(cases["full blocks"], rng.Int64N(1<<40)-1<<39)
+	}
+	for i := range 20 {
+		var v []int64
+		x := rng.Int64()
+		for range rng.IntN(700) {
+			x += rng.Int64N(1 << uint(rng.IntN(63))) // deltas of every width, some wrapping
+			v = append(v, x)
+		}
+		cases[fmt.Sprint("random ", i)] = v
+	}
+	for name, in := range cases {
+		got := decodeDelta(t, appendDelta(nil, in))
+		if !slices.Equal(got, in) && !(len(got) == 0 && len(in) == 0) {
+			t.Fatalf("%s: decoded %v, want %v", name, got, in)
+		}
+	}
+	if n := len(appendDelta(nil, cases["constant"])); n > 24 {
+		t.Errorf("300 equal values take %d bytes", n)
+	}
+}
+
 func TestBitPackedBooleans(t *testing.T) {
 	in := []uint32{1, 0, 1, 1, 0, 0, 0, 1, 1}
 	b := appendBitPacked(nil, in, 1)
@@ -181,15 +270,15 @@ func TestChunkStatistics(t *testing.T) {
 	}
 	rows.Close()
 	want := map[string]string{
-		"0 @timestamp":     "2026-03-02 08:00:00..2026-03-02 08:20:28.79 nulls 0 PLAIN, RLE",
-		"1 @timestamp":     "2026-03-02 08:20:28.8..2026-03-02 08:21:39.99 nulls 0 PLAIN, RLE",
-		"0 n":              "-500..499 nulls 0 PLAIN, RLE",
+		"0 @timestamp":     "2026-03-02 08:00:00..2026-03-02 08:20:28.79 nulls 0 RLE, DELTA_BINARY_PACKED",
+		"1 @timestamp":     "2026-03-02 08:20:28.8..2026-03-02 08:21:39.99 nulls 0 RLE, DELTA_BINARY_PACKED",
+		"0 n":              "-500..499 nulls 0 RLE, DELTA_BINARY_PACKED",
 		"0 f":              "-2.5..7.25 nulls 0 PLAIN, RLE",
 		"0 b":              "false..true nulls 0 PLAIN, RLE",
 		"0 action":         "Delete..Put nulls 0 PLAIN, RLE, RLE_DICTIONARY",
-		"0 half":           "h000000..h122878 nulls 61440 PLAIN, RLE",
-		"1 half":           "h122880..h129998 nulls 3560 PLAIN, RLE",
-		"0 event.original": ".. nulls 0 PLAIN, RLE",
+		"0 half":           "h000000..h122878 nulls 61440 RLE, DELTA_LENGTH_BYTE_ARRAY",
+		"1 half":           "h122880..h129998 nulls 3560 RLE, DELTA_LENGTH_BYTE_ARRAY",
+		"0 event.original": ".. nulls 0 RLE, DELTA_LENGTH_BYTE_ARRAY",
 	}
 	for k, w := range want {
 		if got[k] != w {
