@@ -484,25 +484,25 @@ type pending struct {
 	reasons                   map[string]int
 }
 
-// parsed is a local file read ahead by a worker: its identity, then its events in order, in chunks,
-// as they are parsed (or, for a file too big to read twice, nothing: the consumer streams it itself).
+// parsed is an object read ahead by a worker: its identity, then its events in order, in chunks,
+// as they are parsed.
 type parsed struct {
-	o      object
+	name   string
+	size   int64
 	obj    lake.Object
 	skip   bool  // already in the lake
-	stream bool  // too big to read ahead: parse it in the consumer
+	failed error // the object could not be fetched: a dead letter, and nothing of it is ingested
 	err    error // the run must stop
-	// chunks carries the file's events, in order, and is closed once the file is parsed; what
+	// What the worker parses (set by the object's opener), and what to call once it has.
+	src     io.Reader
+	release func()
+	// chunks carries the object's events, in order, and is closed once the object is parsed; what
 	// follows is set before it is closed.
 	chunks  chan []*event.Event
 	rejects []*parse.Reject
 	ps      parse.Stats
 	perr    error // the object could not be read to its end
 }
-
-// readAheadMax is the largest file a worker reads ahead; bigger ones are streamed by the consumer
-// (a worker reads a file twice: once to hash it, once to parse it).
-const readAheadMax = 32 << 20
 
 // Parsed events go from the workers to the batch in chunks of chunkEvents, and at most
 // readAheadEvents wait, across files: the events in flight are a few megabytes that the batch copies
@@ -589,28 +589,54 @@ func (a *readAhead) done(next int) {
 	a.mu.Unlock()
 }
 
-// files ingests local files. Workers (one per core) hash and parse the files ahead, in parallel; the
-// events go into the batch in the files' order, and a batch is committed only between files, so a
-// file's events are always committed together.
+// files ingests local files: each is hashed (its identity in the manifest) and parsed on a worker.
 func (g *ingester) files(ctx context.Context, objs []object) error {
-	if len(objs) == 0 {
+	return g.ordered(ctx, len(objs), func(ctx context.Context, i int) *parsed {
+		o := objs[i]
+		r := &parsed{name: o.name, size: o.size}
+		if r.err = ctx.Err(); r.err != nil {
+			return r
+		}
+		if r.obj, r.err = describe(o.name); r.err != nil {
+			return r
+		}
+		if _, ok := g.l.Ingested(r.obj); ok && !g.opt.force {
+			r.skip = true
+			return r
+		}
+		f, err := os.Open(o.name)
+		if err != nil {
+			r.err = err
+			return r
+		}
+		r.src, r.release = f, func() { f.Close() }
+		return r
+	})
+}
+
+// ordered ingests n objects in order. Workers (one per core) open and parse the objects ahead, in
+// parallel (open(i) says what the i-th object is and what to parse); the events go into the batch
+// in the objects' order, and a batch is committed only between objects, so an object's events are
+// always committed together.
+func (g *ingester) ordered(ctx context.Context, n int, open func(ctx context.Context, i int) *parsed) error {
+	if n == 0 {
 		return nil
 	}
 	workers := runtime.GOMAXPROCS(0)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	results := make([]chan *parsed, len(objs))
+	results := make([]chan *parsed, n)
 	for i := range results {
 		results[i] = make(chan *parsed, 1)
 	}
-	// At most 2*workers files are out, and a file's worker waits while readAheadEvents events of
-	// files after the batch's wait: memory stays bounded whatever the files' sizes. Files are handed
-	// out in order, by one dispatcher, so the file the consumer waits for is always started.
+	// At most 2*workers objects are out, and an object's worker waits while readAheadEvents events
+	// of objects after the batch's wait: memory stays bounded whatever the objects' sizes. Objects
+	// are handed out in order, by one dispatcher, so the one the consumer waits for is always started.
 	ahead := newReadAhead(2*workers, readAheadEvents)
 	next := make(chan int)
 	go func() {
 		defer close(next)
-		for i := range objs {
+		for i := range n {
 			if !ahead.start(ctx) {
 				return
 			}
@@ -627,12 +653,17 @@ func (g *ingester) files(ctx context.Context, objs []object) error {
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				g.readAhead(ctx, i, objs[i], ahead, results[i])
+				r := open(ctx, i)
+				if r.src == nil {
+					results[i] <- r
+					continue
+				}
+				g.parseAhead(ctx, i, r, ahead, results[i])
 			}
 		}()
 	}
 	defer func() { cancel(); wg.Wait() }() // on an early return too: stop the dispatcher, then the workers
-	for i := range objs {
+	for i := range n {
 		var r *parsed
 		select {
 		case r = <-results[i]:
@@ -648,35 +679,9 @@ func (g *ingester) files(ctx context.Context, objs []object) error {
 	return nil
 }
 
-// readAhead hashes a file and, unless it is in the lake already or too big, parses it, handing its
-// events over in chunks as they come.
-func (g *ingester) readAhead(ctx context.Context, i int, o object, ahead *readAhead, out chan<- *parsed) {
-	r := &parsed{o: o}
-	defer func() {
-		if r.chunks == nil {
-			out <- r
-		}
-	}()
-	if r.err = ctx.Err(); r.err != nil {
-		return
-	}
-	if r.obj, r.err = describe(o.name); r.err != nil {
-		return
-	}
-	if _, ok := g.l.Ingested(r.obj); ok && !g.opt.force {
-		r.skip = true
-		return
-	}
-	if o.size > readAheadMax {
-		r.stream = true
-		return
-	}
-	f, err := os.Open(o.name)
-	if err != nil {
-		r.err = err
-		return
-	}
-	defer f.Close()
+// parseAhead parses an object on a worker, handing its events over in chunks as they come.
+func (g *ingester) parseAhead(ctx context.Context, i int, r *parsed, ahead *readAhead, out chan<- *parsed) {
+	defer r.release()
 	r.chunks = make(chan []*event.Event, readAheadEvents/chunkEvents+1)
 	out <- r
 	defer close(r.chunks)
@@ -694,7 +699,7 @@ func (g *ingester) readAhead(ctx context.Context, i int, o object, ahead *readAh
 		chunk = nil
 		return nil
 	}
-	r.ps, r.perr = parse.Object(ctx, o.name, f, parse.Options{Type: g.opt.typ},
+	r.ps, r.perr = parse.Object(ctx, r.name, r.src, parse.Options{Type: g.opt.typ},
 		func(e *event.Event) error {
 			if chunk == nil {
 				chunk = make([]*event.Event, 0, chunkEvents)
@@ -719,10 +724,19 @@ func (g *ingester) take(ctx context.Context, r *parsed, ahead *readAhead) error 
 		return r.err
 	case r.skip:
 		g.st.skipped++
-		g.bar.Add(r.o.size, 1, 0)
+		g.bar.Add(r.size, 1, 0)
 		return nil
-	case r.stream:
-		return g.file(ctx, r.o)
+	case r.failed != nil:
+		// The object could not be read (gone, denied, cut): a dead letter, and not marked
+		// ingested, so that the next run tries it again. Nothing of it went into the batch.
+		if err := g.rejectObject(r.name, r.failed); err != nil {
+			return err
+		}
+		g.st.failed++
+		g.st.rejected++
+		g.st.reasons["object"]++
+		g.bar.Add(r.size, 1, 0)
+		return nil
 	}
 	dup := g.seenInRun(r.obj)
 	for {
@@ -748,7 +762,7 @@ func (g *ingester) take(ctx context.Context, r *parsed, ahead *readAhead) error 
 		// The same content twice in one run (a path given twice, a copy of a file): the manifest
 		// only knows committed objects, so the run itself remembers.
 		g.st.skipped++
-		g.bar.Add(r.o.size, 1, 0)
+		g.bar.Add(r.size, 1, 0)
 		return nil
 	}
 	for _, rj := range r.rejects {
@@ -762,7 +776,7 @@ func (g *ingester) take(ctx context.Context, r *parsed, ahead *readAhead) error 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := g.objectFailed(ctx, r.o.name, r.perr, &ps); err != nil {
+		if err := g.objectFailed(ctx, r.name, r.perr, &ps); err != nil {
 			return err
 		}
 	}
@@ -785,35 +799,9 @@ func (g *ingester) addEvents(evs []*event.Event) error {
 	return nil
 }
 
-// file ingests one local file, streaming it into the batch.
-func (g *ingester) file(ctx context.Context, o object) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	obj, err := describe(o.name)
-	if err != nil {
-		return err
-	}
-	if _, ok := g.l.Ingested(obj); (ok && !g.opt.force) || g.seenInRun(obj) {
-		g.st.skipped++
-		g.bar.Add(o.size, 1, 0)
-		return nil
-	}
-	f, err := os.Open(o.name)
-	if err != nil {
-		return err
-	}
-	ps, err := g.parse(ctx, o.name, f)
-	f.Close()
-	if err != nil {
-		return err
-	}
-	return g.ended(ctx, obj, ps)
-}
-
 // page ingests one page of listed S3 objects. Objects already in the lake (same key, size and ETag)
 // are skipped without a download. The others are downloaded to the spool directory a few at a time,
-// ahead of the parser, which takes them in key order.
+// ahead of the workers, which parse them as they arrive; the batch takes them in key order.
 func (g *ingester) page(ctx context.Context, page []s3.Object) error {
 	var todo []s3.Object
 	for _, o := range page {
@@ -829,82 +817,29 @@ func (g *ingester) page(ctx context.Context, page []s3.Object) error {
 	}
 	ft := startFetch(ctx, g.opt.s3, g.opt.spool, todo, g.opt.downloads)
 	defer ft.close()
-	for _, o := range todo {
-		r := ft.next()
-		if r.err != nil {
-			ft.release(r)
-			if ctx.Err() != nil {
-				return ctx.Err()
+	return g.ordered(ctx, len(todo), func(ctx context.Context, i int) *parsed {
+		o := todo[i]
+		r := &parsed{name: o.Name(), size: o.Size, obj: s3Object(o)}
+		f := ft.get(ctx, i)
+		if f.err != nil {
+			ft.release(f)
+			switch {
+			case ctx.Err() != nil:
+				r.err = ctx.Err()
+			case f.local:
+				r.err = f.err
+			default:
+				r.failed = f.err
 			}
-			if r.local {
-				return r.err
-			}
-			// The object could not be read (gone, denied, cut): a dead letter, and not marked
-			// ingested, so that the next run tries it again. Nothing of it went into the batch.
-			if err := g.rejectObject(o.Name(), r.err); err != nil {
-				return err
-			}
-			g.st.failed++
-			g.st.rejected++
-			g.st.reasons["object"]++
-			g.bar.Add(o.Size, 1, 0)
-			continue
+			return r
 		}
-		ps, err := g.parse(ctx, o.Name(), r.f)
-		ft.release(r)
-		if err != nil {
-			return err
-		}
-		if err := g.ended(ctx, s3Object(o), ps); err != nil {
-			return err
-		}
-	}
-	return nil
+		r.src, r.release = f.f, func() { ft.release(f) }
+		return r
+	})
 }
 
 // s3Object is the manifest identity of an S3 object: its s3:// name, size and ETag.
 func s3Object(o s3.Object) lake.Object { return lake.Object{Key: o.Name(), Size: o.Size, ETag: o.ETag} }
-
-// parse adds one object's events and rejected records to the batch. An object that cannot be read to
-// its end (corrupt compression, an undetectable type) keeps its good records, and the failure itself
-// becomes a dead letter, so that nothing is lost silently. The error is for what stops the run.
-func (g *ingester) parse(ctx context.Context, name string, r io.Reader) (parse.Stats, error) {
-	var addErr error
-	var evs []*event.Event // for detection, in chunks
-	ps, perr := parse.Object(ctx, name, r, parse.Options{Type: g.opt.typ}, func(e *event.Event) error {
-		if err := g.a.Add(e); err != nil {
-			addErr = err
-			return err
-		}
-		if g.objType == "" {
-			g.objType = e.Type // an object's events are of one type
-		}
-		if g.det != nil {
-			if evs = append(evs, e); len(evs) == 4096 {
-				g.det.add(evs)
-				evs = nil
-			}
-		}
-		return nil
-	}, func(r *parse.Reject) {
-		if err := g.a.Reject(r); err != nil && addErr == nil {
-			addErr = err
-		}
-		g.show(r)
-	})
-	if g.det != nil {
-		g.det.add(evs)
-	}
-	if addErr != nil {
-		return ps, fmt.Errorf("writing to the lake: %w", addErr)
-	}
-	if perr != nil {
-		if err := g.objectFailed(ctx, name, perr, &ps); err != nil {
-			return ps, err
-		}
-	}
-	return ps, nil
-}
 
 // objectFailed records that an object could not be read to its end: a dead letter, counted as a
 // rejected record of reason "object" in its stats. A cancelled run is not a failed object.
@@ -981,7 +916,8 @@ type fetcher struct {
 	cancel context.CancelFunc
 	res    []chan fetched // one per object, filled exactly once
 	slots  chan struct{}  // one per object downloaded and not yet released
-	taken  int
+	mu     sync.Mutex
+	taken  []bool
 }
 
 type fetched struct {
@@ -993,7 +929,7 @@ type fetched struct {
 
 func startFetch(ctx context.Context, c *s3.Client, dir string, objs []s3.Object, n int) *fetcher {
 	ctx, cancel := context.WithCancel(ctx)
-	ft := &fetcher{cancel: cancel, res: make([]chan fetched, len(objs)), slots: make(chan struct{}, n)}
+	ft := &fetcher{cancel: cancel, res: make([]chan fetched, len(objs)), slots: make(chan struct{}, n), taken: make([]bool, len(objs))}
 	for i := range ft.res {
 		ft.res[i] = make(chan fetched, 1)
 	}
@@ -1017,11 +953,18 @@ func startFetch(ctx context.Context, c *s3.Client, dir string, objs []s3.Object,
 	return ft
 }
 
-// next waits for the next object in order; release it when done with it.
-func (ft *fetcher) next() fetched {
-	r := <-ft.res[ft.taken]
-	ft.taken++
-	return r
+// get waits for the i-th object (each is taken once); release it when done with it. When ctx ends
+// first, the object is left to close.
+func (ft *fetcher) get(ctx context.Context, i int) fetched {
+	select {
+	case r := <-ft.res[i]:
+		ft.mu.Lock()
+		ft.taken[i] = true
+		ft.mu.Unlock()
+		return r
+	case <-ctx.Done():
+		return fetched{err: ctx.Err()}
+	}
 }
 
 func (ft *fetcher) release(r fetched) {
@@ -1034,11 +977,13 @@ func (ft *fetcher) release(r fetched) {
 	}
 }
 
-// close stops the downloads not yet taken and removes their files.
+// close stops the downloads not yet taken and removes their files. Nothing may take objects any more.
 func (ft *fetcher) close() {
 	ft.cancel()
-	for ft.taken < len(ft.res) {
-		ft.release(ft.next())
+	for i := range ft.res {
+		if !ft.taken[i] {
+			ft.release(<-ft.res[i])
+		}
 	}
 }
 

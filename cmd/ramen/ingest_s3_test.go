@@ -351,6 +351,37 @@ func BenchmarkIngestS3(b *testing.B) {
 			b.ReportMetric(float64(len(objs))*float64(b.N)/b.Elapsed().Seconds(), "objects/s")
 		})
 	}
+	// The CloudTrail corpus of BenchmarkIngest (20 objects of 10,000 records, as AWS delivers them),
+	// from S3 and from local files: objects of real size are parsed on every core either way.
+	ct := b.TempDir()
+	ctEvents, err := writeCloudTrailCorpus(ct, 20, 10_000, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	filepath.WalkDir(ct, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			rel, _ := filepath.Rel(ct, p)
+			data, _ := os.ReadFile(p)
+			srv.Put(b, "bench", "corpus/"+filepath.ToSlash(rel), data)
+		}
+		return err
+	})
+	for _, src := range []string{"s3://bench/corpus/", ct} {
+		name := "cloudtrail-corpus/s3"
+		if !strings.HasPrefix(src, "s3://") {
+			name = "cloudtrail-corpus/local"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				var errb bytes.Buffer
+				args := []string{"ingest", "-q", "--no-detect", "--data", b.TempDir(), "--endpoint", srv.Endpoint, src}
+				if code := run(context.Background(), args, strings.NewReader(""), io.Discard, &errb); code != 0 {
+					b.Fatalf("exit %d: %s", code, errb.String())
+				}
+			}
+			b.ReportMetric(float64(ctEvents)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
 	// The same, into a lake on the same MinIO: what publishing (the uploads, the manifest part)
 	// adds. Each run is a new prefix and a new cache.
 	srv.CreateBucket(b, "bench-lake")
