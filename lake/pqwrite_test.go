@@ -246,6 +246,14 @@ func TestChunkStatistics(t *testing.T) {
 			big = fmt.Sprintf("%09d-%s", i, strings.Repeat("x", 40))
 		}
 		e.Add("big", event.String(big))
+		if i < 10 {
+			// Columns with no value at all in the second row group: a chunk of nulls only.
+			e.Add("early.n", event.Int(int64(i)))
+			e.Add("early.s", event.String(fmt.Sprint(i)))
+			e.Add("early.l", event.Strings(fmt.Sprint(i)))
+			e.Add("early.b", event.Bool(true))
+			e.Add("early.f", event.Float(float64(i)))
+		}
 		a.Add(e)
 	}
 	a.EndObject(Object{Key: "k", SHA256: "k"})
@@ -279,6 +287,8 @@ func TestChunkStatistics(t *testing.T) {
 		"0 half":           "h000000..h122878 nulls 61440 RLE, DELTA_LENGTH_BYTE_ARRAY",
 		"1 half":           "h122880..h129998 nulls 3560 RLE, DELTA_LENGTH_BYTE_ARRAY",
 		"0 event.original": ".. nulls 0 RLE, DELTA_LENGTH_BYTE_ARRAY",
+		"1 early.n":        ".. nulls 7120 RLE, DELTA_BINARY_PACKED",
+		"0 early.n":        "0..9 nulls 122870 RLE, DELTA_BINARY_PACKED",
 	}
 	for k, w := range want {
 		if got[k] != w {
@@ -291,7 +301,10 @@ func TestChunkStatistics(t *testing.T) {
 	// Every value where it was put.
 	var bad int64
 	err = l.DB().QueryRow(`SELECT count(*) FILTER (WHERE big IS DISTINCT FROM CASE WHEN i % ` + fmt.Sprint(step) + ` = 0 THEN 'same' ELSE printf('%09d-%s', i, repeat('x', 40)) END
-		OR action != ['Get', 'Put', 'Delete'][i % 3 + 1] OR (half IS NULL) != (i % 2 = 1) OR (i % 4 = 0) != isnan(f))
+		OR action != ['Get', 'Put', 'Delete'][i % 3 + 1] OR (half IS NULL) != (i % 2 = 1) OR (i % 4 = 0) != isnan(f)
+		OR early.n IS DISTINCT FROM CASE WHEN i < 10 THEN i END OR early.s IS DISTINCT FROM CASE WHEN i < 10 THEN i::VARCHAR END
+		OR early.l IS DISTINCT FROM CASE WHEN i < 10 THEN [i::VARCHAR] END OR early.b IS DISTINCT FROM CASE WHEN i < 10 THEN true END
+		OR early.f IS DISTINCT FROM CASE WHEN i < 10 THEN i::DOUBLE END)
 		FROM (SELECT *, (event.original->>'i')::BIGINT AS i FROM read_parquet(` + sqlString(l.partitionGlob("stats")) + `))`).Scan(&bad)
 	if err != nil {
 		t.Fatal(err)
