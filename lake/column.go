@@ -183,7 +183,7 @@ func (c *column) add(row int32, v event.Value) {
 		c.text.append(c.addText(v.Str()))
 	case event.KindStrings:
 		for _, s := range v.List() {
-			c.text.append(c.ar.add(s))
+			c.text.append(c.addText(s)) // ["network"] again and again shares one copy
 		}
 		c.ends.append(int32(c.text.len()))
 	case event.KindFloat:

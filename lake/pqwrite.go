@@ -164,6 +164,10 @@ type chunkState struct {
 	pageVals int // level entries in the current page
 	// The chunk's codec, decided by its first page: raw (not compressed) or compressed.
 	raw, compressed bool
+	// The last text value's span and dictionary index (addSpan).
+	haveLast bool
+	lastSpan span
+	lastID   uint32
 }
 
 // encodeChunk encodes the rows at written positions [from, to) of a column (a row group), starting
@@ -233,7 +237,7 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 				e.defs = append(e.defs, maxDef)
 				e.reps = append(e.reps, rep)
 				st.pageVals++
-				if !e.addText(st, c.ar.get(c.text.at(j))) {
+				if !e.addSpan(st, c, c.text.at(j)) {
 					return nil, k, false, nil
 				}
 			}
@@ -271,7 +275,7 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 				e.reps = append(e.reps, 0)
 			}
 			st.pageVals++
-			if !e.addText(st, c.ar.get(c.text.at(i))) {
+			if !e.addSpan(st, c, c.text.at(i)) {
 				return nil, k, false, nil
 			}
 		}
@@ -299,6 +303,30 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 	}
 	e.finishMeta(st, kind)
 	return st.ch, k, true, nil
+}
+
+// addSpan adds the text value at a span of the column's arena. Equal values added one after another
+// share their span (column.addText), so a value at the span of the one before it is that value
+// again: its dictionary index is the last one, and it cannot change the chunk's min or max. Most
+// dictionary columns (an account, a region, a log file, an action) are runs of one span.
+func (e *pageEncoder) addSpan(st *chunkState, c *column, sp span) bool {
+	if st.haveLast && sp == st.lastSpan {
+		if st.useDict {
+			e.idx = append(e.idx, st.lastID)
+		} else {
+			e.ints = append(e.ints, int64(sp.len))
+			e.vals = append(e.vals, c.ar.get(sp)...)
+		}
+		return true
+	}
+	if !e.addText(st, c.ar.get(sp)) {
+		return false
+	}
+	st.haveLast, st.lastSpan = true, sp
+	if st.useDict {
+		st.lastID = e.idx[len(e.idx)-1]
+	}
+	return true
 }
 
 // addText adds a text value to the page: its dictionary index, or its PLAIN bytes. It reports false
