@@ -271,3 +271,40 @@ func TestCommitDuringCompactionSwap(t *testing.T) {
 		t.Fatalf("%d events after a commit during the swap, want %d: the committed file went with the old directory", got, want)
 	}
 }
+
+// The level of compaction's zstd is the caller's: a higher one stores the same rows in fewer bytes,
+// and a level zstd does not have is refused before anything is touched.
+func TestCompactLevel(t *testing.T) {
+	sizes := map[int]int64{}
+	for _, level := range []int{1, 19} {
+		dir, _ := dupLake(t)
+		l, err := Open(dir, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := l.Compact(context.Background(), CompactOptions{Level: level})
+		if err != nil || st.Partitions != 1 {
+			t.Fatalf("level %d: %+v %v", level, st, err)
+		}
+		sizes[level] = st.BytesOut
+		if n := count(t, l, "SELECT count(*) FROM test"); n != 250 {
+			t.Errorf("level %d: %d events, want 250", level, n)
+		}
+		l.Close()
+	}
+	if sizes[19] >= sizes[1] {
+		t.Errorf("level 19 wrote %d bytes, level 1 %d", sizes[19], sizes[1])
+	}
+	dir, files := dupLake(t)
+	l, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Compact(context.Background(), CompactOptions{Level: 23}); err == nil || !strings.Contains(err.Error(), "1 to 22") {
+		t.Errorf("level 23: %v", err)
+	}
+	if got := partFiles(t, l, "type=test/date=2026-03-02/hour=08"); !slices.Equal(got, files) {
+		t.Errorf("files after a refused compaction: %v, want %v", got, files)
+	}
+}

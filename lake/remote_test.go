@@ -843,7 +843,7 @@ func TestRemotePullDuringLocalCompaction(t *testing.T) {
 		if err != nil || len(parts) != 1 {
 			t.Fatalf("partitions %v, %v", parts, err)
 		}
-		_, err = w.compactPartition(ctx, parts[0], parts[0].Files)
+		_, err = w.compactPartition(ctx, parts[0], parts[0].Files, defaultCompactLevel)
 		return err
 	}
 	defer func() { remoteHook = func(string) error { return nil } }()

@@ -95,17 +95,21 @@ func runLakeStats(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 func runLakeCompact(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("lake compact", "[--data DIR|s3://bucket/prefix] [--type T] [--min-files N]", stderr)
+	fs := newFlags("lake compact", "[--data DIR|s3://bucket/prefix] [--type T] [--min-files N] [--level N]", stderr)
 	df := addDataFlags(fs, nil, nil)
 	typ := fs.String("type", "", "only this log `type`")
 	minFiles := fs.Int("min-files", 1, "compact a partition when it has more than `N` small files")
 	smallMB := fs.Int("small-mb", 256, "files of at least `MB` count as compacted already and are kept")
+	level := fs.Int("level", 9, "zstd `level` of the compacted files, 1 to 22: 19 saves about a sixth more space than 9 for about ten times the time")
 	verbose := fs.Bool("v", false, "print every partition compacted")
 	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
 	}
 	if *minFiles < 1 {
 		return &exitError{code: 1, err: errors.New("--min-files must be at least 1")}
+	}
+	if *level < 1 || *level > 22 {
+		return &exitError{code: 1, err: fmt.Errorf("--level %d: zstd levels go from 1 to 22", *level)}
 	}
 	l, err := df.open(ctx, false)
 	if err != nil {
@@ -114,7 +118,7 @@ func runLakeCompact(ctx context.Context, args []string, stdout, stderr io.Writer
 	defer l.Close()
 	start := time.Now()
 	bar := progress.Start(progressWriter(stderr, false), "compact", 0)
-	st, err := l.Compact(ctx, lake.CompactOptions{Type: *typ, MinFiles: *minFiles, SmallBytes: int64(*smallMB) << 20,
+	st, err := l.Compact(ctx, lake.CompactOptions{Type: *typ, MinFiles: *minFiles, SmallBytes: int64(*smallMB) << 20, Level: *level,
 		OnPartition: func(p lake.CompactedPartition) {
 			bar.Add(p.BytesIn, 1, p.RowsOut)
 			if *verbose {

@@ -28,7 +28,10 @@ func TestLakeCommands(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "cloudtrail") || !strings.Contains(out, " 15 ") || !strings.Contains(out, "2020-01-05") {
 		t.Fatalf("stats: exit %d\n%s%s", code, out, errs)
 	}
-	code, out, errs = runCmd(t, "", "lake", "compact", "--data", data)
+	if code, _, errs := runCmd(t, "", "lake", "compact", "--data", data, "--level", "23"); code != 1 || !strings.Contains(errs, "zstd levels go from 1 to 22") {
+		t.Fatalf("compact --level 23: exit %d\n%s", code, errs)
+	}
+	code, out, errs = runCmd(t, "", "lake", "compact", "--data", data, "--level", "19")
 	if code != 0 || !strings.Contains(out, "5 partitions compacted") || !strings.Contains(out, "(5 duplicates dropped)") {
 		t.Fatalf("compact: exit %d\n%s%s", code, out, errs)
 	}
