@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -33,7 +34,9 @@ type filePart struct {
 	rel        string
 	start, end int
 	path       string
-	chunks     [][]*chunk // [row group][leaf column]
+	chunks     [][]*chunk    // [row group][leaf column]
+	left       atomic.Int32  // columns still to encode
+	done       chan struct{} // closed when none is left
 }
 
 // writeType writes the type's rows of the batch into staging, one file per hour partition, rows
@@ -116,50 +119,92 @@ func (a *Appender) writeType(ctx context.Context, staging, typ string) (files []
 		return nil, err
 	}
 	inv = nil
-	// One page encoder per worker, for every file of the type.
-	encs := make([]*pageEncoder, runtime.GOMAXPROCS(0))
-	finished := make(chan *filePart, 1)
-	ferr := make(chan error, 1)
-	go func() {
-		var err error
-		for p := range finished {
-			if err == nil {
-				err = p.finish(fs)
-			}
-			p.chunks = nil
-		}
-		ferr <- err
-	}()
-	for _, p := range parts {
-		p.create(fs)
-		err = parallel(ctx, jobs, func(w int) func(c *column) error {
-			return func(c *column) error {
-				if encs[w] == nil {
-					e, err := newPageEncoder(ingestLevel)
-					if err != nil {
-						return err
-					}
-					encs[w] = e
-				}
-				return encs[w].write(c, ps, fs, p, perm)
-			}
-		})
-		if err != nil {
-			break
-		}
-		finished <- p
-	}
-	close(finished)
-	if ferr := <-ferr; err == nil {
-		err = ferr
-	}
-	if err != nil {
+	if err := encodeParts(ctx, parts, jobs, ps, fs, perm); err != nil {
 		return nil, err
 	}
 	for _, p := range parts {
 		files = append(files, p.rel)
 	}
 	return files, nil
+}
+
+// encodeParts encodes the columns of every file on GOMAXPROCS workers, one (file, column) job at a
+// time, files in order and each file's largest columns first, and writes each file (another
+// goroutine) once all its columns are encoded. One pool for all the files, not one round per file:
+// a file's largest column (the original records: most of a CloudTrail file) would otherwise keep one
+// worker busy while the others wait for the next file.
+func encodeParts(ctx context.Context, parts []*filePart, cols []*column, ps *pqSchema, fs *fileSchema, perm []int32) error {
+	type job struct {
+		p *filePart
+		c *column
+	}
+	workers := runtime.GOMAXPROCS(0)
+	for _, p := range parts {
+		p.create(fs)
+		p.left.Store(int32(len(cols)))
+		p.done = make(chan struct{})
+	}
+	var failed atomic.Bool
+	var firstErr error
+	var errOnce sync.Once
+	fail := func(err error) {
+		errOnce.Do(func() { firstErr = err })
+		failed.Store(true)
+	}
+	ferr := make(chan error, 1)
+	go func() {
+		var err error
+		for _, p := range parts {
+			<-p.done
+			if err == nil && !failed.Load() {
+				if err = p.finish(fs); err != nil {
+					fail(err) // a full disk: the workers stop too
+				}
+			}
+			p.chunks = nil
+		}
+		ferr <- err
+	}()
+	next := make(chan job)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var enc *pageEncoder
+			for j := range next {
+				if !failed.Load() {
+					if err := ctx.Err(); err != nil {
+						fail(err)
+					} else if enc == nil {
+						var err error
+						if enc, err = newPageEncoder(ingestLevel); err != nil {
+							fail(err)
+						}
+					}
+					if enc != nil && !failed.Load() {
+						if err := enc.write(j.c, ps, fs, j.p, perm); err != nil {
+							fail(fmt.Errorf("column %s: %w", j.c.path, err))
+						}
+					}
+				}
+				if j.p.left.Add(-1) == 0 {
+					close(j.p.done)
+				}
+			}
+		}()
+	}
+	for _, p := range parts {
+		for _, c := range cols {
+			next <- job{p, c}
+		}
+	}
+	close(next)
+	wg.Wait()
+	if err := <-ferr; firstErr == nil {
+		firstErr = err
+	}
+	return firstErr
 }
 
 // parallel runs a job for every column on GOMAXPROCS workers, each with its own state (made by
