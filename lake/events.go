@@ -13,20 +13,14 @@ import (
 // event.original and every stored column as its dotted field. It is how rules run over stored data
 // (`ramen hunt`). Free-form JSON parts come back as text, the form they are stored in.
 func (l *Lake) Scan(ctx context.Context, typ string, opt QueryOptions, fn func(*event.Event) error) (int, error) {
-	views, err := l.Views(ctx, opt)
-	if err != nil {
-		return 0, err
-	}
-	found := false
-	for _, v := range views {
-		found = found || v == typ
-	}
-	if !found || typ == "events" || typ == "rejected" {
+	if typ == "events" || typ == "rejected" {
 		return 0, nil
 	}
-	rows, err := l.db.QueryContext(ctx, fmt.Sprintf(`SELECT * EXCLUDE (type, date, hour) FROM %s ORDER BY "@timestamp"`, quoteIdent(typ)))
-	if err != nil {
-		return 0, &QueryError{Err: err}
+	// Only this type's view: the others, and events over every file, would be made for nothing.
+	opt.Only = []string{typ}
+	rows, err := l.queryViews(ctx, fmt.Sprintf(`SELECT * EXCLUDE (type, date, hour) FROM %s ORDER BY "@timestamp"`, quoteIdent(typ)), opt, typ)
+	if err != nil || rows == nil { // rows == nil: no data of this type
+		return 0, err
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()

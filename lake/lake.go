@@ -8,6 +8,7 @@
 //	_rejected/<batch>.ndjson                                    dead letters: records that did not parse
 //	_manifest/objects.ndjson                                    every object committed (idempotency)
 //	_remote/                                                    a lake on S3: what is published (remote.go)
+//	_schemas.tsv                                                the schema of each file, for the views (schemas.go)
 //
 // Writing goes in batches. An Appender copies each event's fields into the batch's columns in memory
 // (it keeps nothing of the event); Commit writes them as
@@ -54,6 +55,8 @@ type Lake struct {
 	// processes are kept out by the lock file.)
 	parts  sync.Mutex
 	remote *remote // nil for a local lake
+	// schemas knows the schema of each file, for the views (schemas.go).
+	schemas schemaCache
 	// Warnings says what Open found and worked around (a batch that could not be recovered).
 	Warnings []string
 }

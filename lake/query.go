@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -63,12 +64,12 @@ func isIdent(c byte) bool {
 	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
-// sources returns the read_parquet file argument for a type ("*" for all): one glob, or with a
-// time range, one glob per day of the range, so that other days' files are never opened.
-func (l *Lake) sources(typ string, since, until time.Time) (string, bool) {
+// sources returns the event files of a type ("*" for all), in glob order: with a time range, only
+// those of the days of the range, so that other days' files are never opened.
+func (l *Lake) sources(typ string, since, until time.Time) []string {
 	if since.IsZero() && until.IsZero() {
 		files, _ := filepath.Glob(l.partitionGlob(typ))
-		return sqlString(l.partitionGlob(typ)), len(files) > 0
+		return files
 	}
 	first, last := "", "9999-12-31"
 	if !since.IsZero() {
@@ -78,20 +79,15 @@ func (l *Lake) sources(typ string, since, until time.Time) (string, bool) {
 		last = until.UTC().Add(-time.Nanosecond).Format("2006-01-02")
 	}
 	dirs, _ := filepath.Glob(filepath.Join(l.root, "type="+typ, "date=*"))
-	var globs []string
+	var out []string
 	for _, d := range dirs {
 		if day := strings.TrimPrefix(filepath.Base(d), "date="); day < first || day > last {
 			continue
 		}
-		g := filepath.Join(d, "hour=*", "*.parquet")
-		if files, _ := filepath.Glob(g); len(files) > 0 {
-			globs = append(globs, sqlString(g))
-		}
+		files, _ := filepath.Glob(filepath.Join(d, "hour=*", "*.parquet"))
+		out = append(out, files...)
 	}
-	if len(globs) == 0 {
-		return "", false
-	}
-	return "[" + strings.Join(globs, ", ") + "]", true
+	return out
 }
 
 // Views (re)creates the SQL views over the lake's current files: one per log type, "events" over all
@@ -120,27 +116,26 @@ func (l *Lake) Views(ctx context.Context, opt QueryOptions) ([]string, error) {
 		if !opt.wanted(t) {
 			continue
 		}
-		src, ok := l.sources(t, opt.Since, opt.Until)
-		if !ok {
+		files := l.sources(t, opt.Since, opt.Until)
+		if len(files) == 0 {
 			// Nothing in range: the view still exists, over every file, and filters all out.
-			if src, ok = l.sources(t, time.Time{}, time.Time{}); !ok {
+			if files = l.sources(t, time.Time{}, time.Time{}); len(files) == 0 {
 				continue
 			}
 		}
-		q := fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS SELECT * FROM read_parquet(%s, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE, 'hour': INTEGER})%s`,
-			quoteIdent(t), src, filter)
+		q := fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS SELECT * FROM %s%s`, quoteIdent(t), l.parquetSource(files), filter)
 		if _, err := l.db.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("view %s: %w", t, err)
 		}
 		names = append(names, t)
 	}
 	// events: the common columns of all types.
-	all, ok := l.sources("*", opt.Since, opt.Until)
-	if !ok {
-		all, ok = l.sources("*", time.Time{}, time.Time{})
+	all := l.sources("*", opt.Since, opt.Until)
+	if len(all) == 0 {
+		all = l.sources("*", time.Time{}, time.Time{})
 	}
-	if ok && opt.wanted("events") {
-		src := fmt.Sprintf(`read_parquet(%s, hive_partitioning = true, union_by_name = true, hive_types = {'date': DATE, 'hour': INTEGER})`, all)
+	if len(all) > 0 && opt.wanted("events") {
+		src := l.parquetSource(all)
 		have := map[string]bool{}
 		rows, err := l.db.QueryContext(ctx, "DESCRIBE SELECT * FROM "+src)
 		if err != nil {
@@ -210,14 +205,38 @@ func (l *Lake) Query(ctx context.Context, query string, opt QueryOptions) (*sql.
 			opt.Only = nil // SHOW TABLES, information_schema...: every view
 		}
 	}
-	if _, err := l.Views(ctx, opt); err != nil {
-		return nil, &QueryError{Err: err, Query: query} // a damaged file fails here: the hint says what to do
+	rows, err := l.queryViews(ctx, query, opt, "")
+	return rows, err
+}
+
+// viewsMade, when set, is called between making the views and querying them (for the tests).
+var viewsMade func()
+
+// queryViews makes the views and runs query over them. The views name their files (schemas.go):
+// when a compaction or a prune replaces files between the two, DuckDB finds a file gone, and the
+// views are made again over the files now there, once. With need set, a query whose view need
+// could not be made (no data) is not run: no rows and no error.
+func (l *Lake) queryViews(ctx context.Context, query string, opt QueryOptions, need string) (*sql.Rows, error) {
+	for attempt := 0; ; attempt++ {
+		views, err := l.Views(ctx, opt)
+		if err != nil {
+			return nil, &QueryError{Err: err, Query: query} // a damaged file fails here: the hint says what to do
+		}
+		if need != "" && !slices.Contains(views, need) {
+			return nil, nil
+		}
+		if viewsMade != nil {
+			viewsMade()
+		}
+		rows, err := l.db.QueryContext(ctx, query)
+		if err != nil {
+			if attempt == 0 && strings.Contains(err.Error(), "No files found that match the pattern") {
+				continue
+			}
+			return nil, &QueryError{Err: err, Query: query}
+		}
+		return rows, nil
 	}
-	rows, err := l.db.QueryContext(ctx, query)
-	if err != nil {
-		return nil, &QueryError{Err: err, Query: query}
-	}
-	return rows, nil
 }
 
 // DB gives direct access to the lake's DuckDB connection, for callers that prepare statements
