@@ -213,13 +213,17 @@ func (l *Lake) Query(ctx context.Context, query string, opt QueryOptions) (*sql.
 var viewsMade func()
 
 // queryViews makes the views and runs query over them. The views name their files (schemas.go):
-// when a compaction or a prune replaces files between the two, DuckDB finds a file gone, and the
-// views are made again over the files now there, once. With need set, a query whose view need
-// could not be made (no data) is not run: no rows and no error.
+// when a compaction or a prune replaces files between the listing and the query, DuckDB finds a
+// file gone, and the views are made again over the files now there, once. With need set, a query
+// whose view need could not be made (no data) is not run: no rows and no error.
 func (l *Lake) queryViews(ctx context.Context, query string, opt QueryOptions, need string) (*sql.Rows, error) {
+	gone := func(err error) bool { return strings.Contains(err.Error(), "No files found that match the pattern") }
 	for attempt := 0; ; attempt++ {
 		views, err := l.Views(ctx, opt)
 		if err != nil {
+			if attempt == 0 && gone(err) {
+				continue
+			}
 			return nil, &QueryError{Err: err, Query: query} // a damaged file fails here: the hint says what to do
 		}
 		if need != "" && !slices.Contains(views, need) {
@@ -230,7 +234,7 @@ func (l *Lake) queryViews(ctx context.Context, query string, opt QueryOptions, n
 		}
 		rows, err := l.db.QueryContext(ctx, query)
 		if err != nil {
-			if attempt == 0 && strings.Contains(err.Error(), "No files found that match the pattern") {
+			if attempt == 0 && gone(err) {
 				continue
 			}
 			return nil, &QueryError{Err: err, Query: query}
