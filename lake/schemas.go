@@ -262,7 +262,11 @@ func (l *Lake) schemaGroups(files []string) (groups [][]string, unknown []string
 		groups[g] = append(groups[g], f)
 	}
 	if changed {
-		l.forgetMissing()
+		seen := make(map[string]bool, len(items))
+		for _, it := range items {
+			seen[it.rel] = true
+		}
+		l.forgetMissing(seen)
 		c.save(cachePath)
 	}
 	return groups, unknown
@@ -270,9 +274,12 @@ func (l *Lake) schemaGroups(files []string) (groups [][]string, unknown []string
 
 // forgetMissing drops the entries of files that no longer exist (compacted, pruned, quarantined),
 // so that the cache does not grow with every file the lake ever had. Only called when the cache
-// is about to be written anyway.
-func (l *Lake) forgetMissing() {
+// is about to be written anyway; the files just listed (seen) exist and are not looked at again.
+func (l *Lake) forgetMissing(seen map[string]bool) {
 	for rel := range l.schemas.entries {
+		if seen[rel] {
+			continue
+		}
 		if _, err := os.Stat(filepath.Join(l.root, rel)); err != nil {
 			delete(l.schemas.entries, rel)
 		}
