@@ -132,10 +132,10 @@ type footerSchema struct {
 	KeyValueMetadata []format.KeyValue      `thrift:"5,optional"`
 }
 
-// fileSchema hashes the schema of a Parquet file from its footer: the schema elements and the
+// schemaHash hashes the schema of a Parquet file from its footer: the schema elements and the
 // key-value metadata exactly as stored, so two files with the same hash read the same to any reader.
 // It reads and decodes only the footer (about a kilobyte for a flow log file of the lake).
-func fileSchema(path string) (string, error) {
+func schemaHash(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return "", err
@@ -224,7 +224,7 @@ func (l *Lake) schemaGroups(files []string) (groups [][]string, unknown []string
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				if s, err := fileSchema(files[i]); err == nil {
+				if s, err := schemaHash(files[i]); err == nil {
 					it := &items[i]
 					it.entry, it.ok = schemaEntry{size: it.fi.Size(), mtime: it.fi.ModTime().UnixNano(), schema: s}, true
 				}
