@@ -710,7 +710,9 @@ func (g *ingester) parseAhead(ctx context.Context, i int, r *parsed, ahead *read
 			return nil
 		},
 		func(rj *parse.Reject) { r.rejects = append(r.rejects, rj) })
-	if len(chunk) > 0 && ctx.Err() == nil {
+	if len(chunk) > 0 {
+		// The parser reads to the end of an object without looking at ctx again: a chunk not handed
+		// over is a cut object, never one read to its end (take returns ctx's error for it).
 		if err := send(); err != nil && r.perr == nil {
 			r.perr = err
 		}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"strings"
 	"testing"
 	"time"
 )
@@ -56,5 +59,44 @@ func TestReadAheadBound(t *testing.T) {
 	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
 	if b.start(c) {
 		t.Fatal("a second file started while the first holds the budget")
+	}
+}
+
+// cancelAtEOF cancels a context when its reader is read to the end: the run is stopped just as a
+// worker finishes parsing an object.
+type cancelAtEOF struct {
+	r      io.Reader
+	cancel context.CancelFunc
+}
+
+func (c *cancelAtEOF) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err == io.EOF {
+		c.cancel()
+	}
+	return n, err
+}
+
+// TestParseAheadCutByCancel: when the run is cancelled after the parser has read an object to its
+// end but before its last chunk of events is handed over, the object is not complete: it must not
+// look read to its end (perr nil), or the batch could mark it ingested without those events.
+func TestParseAheadCutByCancel(t *testing.T) {
+	for _, records := range []int{1, 10, chunkEvents + 10} {
+		t.Run(fmt.Sprint(records), func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			src := &cancelAtEOF{r: strings.NewReader(strings.Repeat(goodRecord+"\n", records)), cancel: cancel}
+			g := &ingester{opt: ingestOptions{typ: "cloudtrail"}}
+			r := &parsed{name: "cut.json", src: src, release: func() {}}
+			out := make(chan *parsed, 1)
+			g.parseAhead(ctx, 0, r, newReadAhead(4, readAheadEvents), out)
+			got := 0
+			for evs := range (<-out).chunks {
+				got += len(evs)
+			}
+			if got < records && r.perr == nil {
+				t.Fatalf("%d of %d events handed over, and the object reads as complete (%d events parsed)", got, records, r.ps.Events)
+			}
+		})
 	}
 }
