@@ -496,12 +496,19 @@ type parsed struct {
 	// What the worker parses (set by the object's opener), and what to call once it has.
 	src     io.Reader
 	release func()
-	// chunks carries the object's events, in order, and is closed once the object is parsed; what
-	// follows is set before it is closed.
-	chunks  chan []*event.Event
+	// chunks carries the object's events and rejected records, in order, and is closed once the
+	// object is parsed; what follows is set before it is closed.
+	chunks chan parsedChunk
+	ps     parse.Stats
+	perr   error // the object could not be read to its end
+}
+
+// parsedChunk is a part of an object handed to the batch: events, and records rejected among them.
+// Rejected records count against the read-ahead budget as events do: they hold their record's
+// bytes, and an object of them (the wrong --type, a corrupt log) must not be held whole.
+type parsedChunk struct {
+	events  []*event.Event
 	rejects []*parse.Reject
-	ps      parse.Stats
-	perr    error // the object could not be read to its end
 }
 
 // Parsed events go from the workers to the batch in chunks of chunkEvents, and at most
@@ -682,35 +689,55 @@ func (g *ingester) ordered(ctx context.Context, n int, open func(ctx context.Con
 // parseAhead parses an object on a worker, handing its events over in chunks as they come.
 func (g *ingester) parseAhead(ctx context.Context, i int, r *parsed, ahead *readAhead, out chan<- *parsed) {
 	defer r.release()
-	r.chunks = make(chan []*event.Event, readAheadEvents/chunkEvents+1)
+	r.chunks = make(chan parsedChunk, readAheadEvents/chunkEvents+1)
 	out <- r
 	defer close(r.chunks)
 	var chunk []*event.Event
+	var rejects []*parse.Reject
+	var cut error // a chunk could not be handed over: the rest of the object is dropped
 	send := func() error {
-		if !ahead.room(ctx, i, len(chunk)) {
-			return ctx.Err()
+		n := len(chunk) + len(rejects)
+		if !ahead.room(ctx, i, n) {
+			cut = ctx.Err()
+			return cut
 		}
 		select {
-		case r.chunks <- chunk:
+		case r.chunks <- parsedChunk{chunk, rejects}:
 		case <-ctx.Done():
-			ahead.took(len(chunk))
-			return ctx.Err()
+			ahead.took(n)
+			cut = ctx.Err()
+			return cut
 		}
-		chunk = nil
+		chunk, rejects = nil, nil
 		return nil
 	}
 	r.ps, r.perr = parse.Object(ctx, r.name, r.src, parse.Options{Type: g.opt.typ},
 		func(e *event.Event) error {
+			if cut != nil {
+				return cut
+			}
 			if chunk == nil {
 				chunk = make([]*event.Event, 0, chunkEvents)
 			}
-			if chunk = append(chunk, e); len(chunk) == chunkEvents {
+			if chunk = append(chunk, e); len(chunk)+len(rejects) >= chunkEvents {
 				return send()
 			}
 			return nil
 		},
-		func(rj *parse.Reject) { r.rejects = append(r.rejects, rj) })
-	if len(chunk) > 0 {
+		func(rj *parse.Reject) {
+			// The parser goes on after a reject whatever this returns; it stops at its next event
+			// (or its next look at ctx, which is what cuts a chunk).
+			if cut != nil {
+				return
+			}
+			if rejects = append(rejects, rj); len(chunk)+len(rejects) >= chunkEvents {
+				send()
+			}
+		})
+	if cut != nil && r.perr == nil {
+		r.perr = cut
+	}
+	if cut == nil && len(chunk)+len(rejects) > 0 {
 		// The parser reads to the end of an object without looking at ctx again: a chunk not handed
 		// over is a cut object, never one read to its end (take returns ctx's error for it).
 		if err := send(); err != nil && r.perr == nil {
@@ -742,23 +769,31 @@ func (g *ingester) take(ctx context.Context, r *parsed, ahead *readAhead) error 
 	}
 	dup := g.seenInRun(r.obj)
 	for {
-		var evs []*event.Event
+		var c parsedChunk
 		var ok bool
 		select {
-		case evs, ok = <-r.chunks:
+		case c, ok = <-r.chunks:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 		if !ok {
 			break
 		}
+		n := len(c.events) + len(c.rejects)
 		if !dup {
-			if err := g.addEvents(evs); err != nil {
-				ahead.took(len(evs))
+			if err := g.addEvents(c.events); err != nil {
+				ahead.took(n)
 				return err
 			}
+			for _, rj := range c.rejects {
+				if err := g.a.Reject(rj); err != nil {
+					ahead.took(n)
+					return fmt.Errorf("writing to the lake: %w", err)
+				}
+				g.show(rj)
+			}
 		}
-		ahead.took(len(evs)) // the batch has copied them (and detection holds its own reference)
+		ahead.took(n) // the batch has copied them (and detection holds its own reference)
 	}
 	if dup {
 		// The same content twice in one run (a path given twice, a copy of a file): the manifest
@@ -766,12 +801,6 @@ func (g *ingester) take(ctx context.Context, r *parsed, ahead *readAhead) error 
 		g.st.skipped++
 		g.bar.Add(r.size, 1, 0)
 		return nil
-	}
-	for _, rj := range r.rejects {
-		if err := g.a.Reject(rj); err != nil {
-			return fmt.Errorf("writing to the lake: %w", err)
-		}
-		g.show(rj)
 	}
 	ps := r.ps
 	if r.perr != nil {

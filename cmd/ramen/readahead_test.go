@@ -91,12 +91,46 @@ func TestParseAheadCutByCancel(t *testing.T) {
 			out := make(chan *parsed, 1)
 			g.parseAhead(ctx, 0, r, newReadAhead(4, readAheadEvents), out)
 			got := 0
-			for evs := range (<-out).chunks {
-				got += len(evs)
+			for c := range (<-out).chunks {
+				got += len(c.events)
 			}
 			if got < records && r.perr == nil {
 				t.Fatalf("%d of %d events handed over, and the object reads as complete (%d events parsed)", got, records, r.ps.Events)
 			}
 		})
+	}
+}
+
+// countingReader counts the bytes read from it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestParseAheadBoundsRejects: the records an object ahead of the batch rejects count against the
+// read-ahead budget as its events do: a big object of rejected records (the wrong --type, a corrupt
+// log) waits for the batch instead of being held in memory whole.
+func TestParseAheadBoundsRejects(t *testing.T) {
+	const records = 200_000
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	text := strings.Repeat(`{"eventVersion":"1.08"}`+"\n", records)
+	src := &countingReader{r: strings.NewReader(text)}
+	g := &ingester{opt: ingestOptions{typ: "cloudtrail"}}
+	r := &parsed{name: "junk.json", src: src, release: func() {}}
+	out := make(chan *parsed, 1)
+	// Object 1 is ahead of the batch (which takes object 0) and nothing takes its chunks: it must
+	// stop reading once the budget is full, until ctx ends.
+	g.parseAhead(ctx, 1, r, newReadAhead(4, readAheadEvents), out)
+	for range (<-out).chunks {
+	}
+	if src.n == int64(len(text)) {
+		t.Fatalf("an object ahead of the batch was read whole (%d rejected records held; budget %d)", r.ps.Rejected, readAheadEvents)
 	}
 }
