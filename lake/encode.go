@@ -22,11 +22,12 @@ import (
 var ingestLevel = zstd.SpeedFastest
 
 // A type's rows are written column by column. First every column is put in the written order (by
-// time, through a permutation of the rows); then each file (an hour partition) is written with its
-// columns encoded and compressed by GOMAXPROCS workers at once, the largest columns first so that
-// the cores end together, straight from the batch's columns. A file is finished (its row groups
-// assembled, its footer written, fsynced) by another goroutine while the next one is encoded, and
-// only one file is being encoded at a time, so the encoders' memory is one file's.
+// time, through a permutation of the rows); then the files (one per hour partition) are encoded by
+// GOMAXPROCS workers taking (file, column) jobs, files in order and each file's largest columns
+// first, straight from the batch's columns into compressed pages (pqwrite.go). A file is written
+// (its pages, its footer, fsynced) by another goroutine as soon as all its columns are encoded. The
+// encoders' buffers are one page per worker; the encoded files waiting to be written are
+// compressed, a fraction of the batch.
 
 // filePart is one file of a type in a batch: an hour partition and its rows [start, end) in the
 // written order.

@@ -20,11 +20,13 @@ import (
 // Pages are encoded by ramen itself, straight from a batch's columns (column.go) into the bytes of
 // Parquet pages: through parquet-go's writer every value was first built as a parquet.Value, then
 // copied into its column buffers (the text a second time), then encoded, which was most of what
-// ingest spent writing and a second copy of the batch in memory. The format is the plain subset
-// every reader has read for a decade: data pages v1, levels and dictionary indices in the RLE /
-// bit-packed hybrid, values PLAIN or RLE_DICTIONARY, zstd, min/max statistics per column chunk (a
-// time filter skips row groups by them). parquet-go still describes the schema (buildSchema) and
-// provides the thrift structures of the footer and page headers.
+// ingest spent writing and a second copy of the batch in memory. The format is a common subset:
+// data pages v1, levels and dictionary indices in the RLE / bit-packed hybrid, integers
+// DELTA_BINARY_PACKED, text DELTA_LENGTH_BYTE_ARRAY or RLE_DICTIONARY, booleans PLAIN, zstd, min/max
+// statistics per column chunk (a time filter skips row groups by them). DuckDB, Trino, Athena and
+// parquet-java read all of it; Spark's vectorized reader reads the DELTA encodings since 3.3.
+// parquet-go still describes the schema (buildSchema) and provides the thrift structures of the
+// footer and page headers.
 
 // leafInfo is what the page writer needs to know of a leaf column of the schema.
 type leafInfo struct {

@@ -297,8 +297,10 @@ type ingester struct {
 	objType string
 }
 
-// detection runs the rules over ingested events on a goroutine of its own, an object's events at a
-// time in time order, so that it overlaps with parsing and writing. Its alerts go into the lake (type
+// detection runs the rules over ingested events on a goroutine of its own, a chunk of an object's
+// events at a time (1,024, as they are parsed), each chunk in time order, so that it overlaps with
+// parsing and writing. An object's records are close to time order already (a CloudTrail file, a
+// flow log file span minutes), and a correlation's window is minutes too. Its alerts go into the lake (type
 // "alerts") with the batch of the events that raised them: commit waits for it first, so an
 // acknowledged object's alerts are never lost.
 //
@@ -307,7 +309,7 @@ type ingester struct {
 type detection struct {
 	det    *sigma.Detector
 	in     chan []*event.Event
-	done   sync.WaitGroup // one per object handed over
+	done   sync.WaitGroup // one per chunk handed over
 	mu     sync.Mutex
 	agg    *alert.Aggregator
 	raised int // alerts before folding
