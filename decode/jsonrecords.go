@@ -35,6 +35,11 @@ type JSONRecords struct {
 	inWrapper  bool // the array is a wrapper's: after it, the rest of the object is skipped
 	done       bool
 	wrapperKey string
+	// lines: a value outside an array was cut at the end of the data, so the data is broken; from
+	// then on a value outside an array also ends with its line (NDJSON's rule), or a file of such
+	// lines would be scanned to its end once per line (quadratic). A value that is valid but spans
+	// lines (pretty-printed JSON) after a broken one is rejected line by line: kept, not lost.
+	lines bool
 }
 
 // NewJSONRecords returns a record splitter. wrapperKeys are the keys of a top-level object whose
@@ -202,6 +207,7 @@ func (j *JSONRecords) value() (bool, error) {
 						j.rec = j.rec[:k]
 						j.pos = start + k + 1
 						j.done = false
+						j.lines = true
 					}
 				}
 				return true, errTruncated
@@ -221,6 +227,15 @@ func (j *JSONRecords) value() (bool, error) {
 		if inStr {
 			// Jump to the next quote or backslash.
 			k := quoteOrBackslash(j.buf[p:j.end])
+			if j.lines && !j.inArray {
+				seg := j.buf[p:j.end]
+				if k >= 0 {
+					seg = seg[:k]
+				}
+				if nl := bytes.IndexByte(seg, '\n'); nl >= 0 {
+					return j.lineCut(start, p+nl, tooLong, skipped)
+				}
+			}
 			if k < 0 {
 				p = j.end
 				continue
@@ -275,6 +290,9 @@ func (j *JSONRecords) value() (bool, error) {
 			if depth == 0 {
 				goto done
 			}
+			if c == '\n' && j.lines && !j.inArray {
+				return j.lineCut(start, p, tooLong, skipped)
+			}
 		}
 		p++
 		if depth == 0 && (c == '}' || c == ']') {
@@ -296,6 +314,17 @@ done:
 	}
 	j.rec = j.buf[start:p]
 	return true, nil
+}
+
+// lineCut ends a value at the newline at nl, in line mode (see lines): the record is the line, cut.
+func (j *JSONRecords) lineCut(start, nl int, tooLong bool, skipped int64) (bool, error) {
+	j.pos = nl + 1
+	if tooLong {
+		j.rec = nil
+		return true, j.longErr(skipped + int64(nl-start))
+	}
+	j.rec = j.buf[start:nl]
+	return true, errTruncated
 }
 
 func (j *JSONRecords) longErr(size int64) error {
