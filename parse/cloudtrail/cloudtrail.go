@@ -91,6 +91,9 @@ func sniff(head []byte) bool {
 func Parse(ctx context.Context, in *parse.Input) error {
 	var p fastjson.Parser
 	var jr jsonrec.Rec
+	// Room for fields: what the object's last event had, and a few more. The records of one
+	// object are alike, and an event that outgrows its fields copies all of them (2 kB).
+	width := 40
 	return in.EachJSON(ctx, []string{"Records"}, func(rec *parse.Record) error {
 		// Validation is left to setJSON, for the parts written back out as JSON: a record's
 		// whole text is validated only where it matters, which is a third of the parse time saved.
@@ -111,7 +114,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		if d := v.Get("detail"); d != nil && v.Exists("detail-type") && d.Type() == fastjson.TypeObject {
 			r, root = d, "detail"
 		}
-		e, err := build(&jr, r)
+		e, err := build(&jr, r, width)
 		if err != nil {
 			reason := "fields"
 			if errors.Is(err, errInvalidJSON) {
@@ -125,12 +128,13 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			addStr(e, "aws.cloudtrail.eventbridge.id", jr.Get(v, "id"))
 			addStr(e, "aws.cloudtrail.eventbridge.detail_type", jr.Get(v, "detail-type"))
 		}
+		width = max(40, len(e.Fields)+8)
 		return rec.Emit(e)
 	})
 }
 
 // build maps one record. A record without eventTime, eventName or eventSource is not CloudTrail.
-func build(jr *jsonrec.Rec, r *fastjson.Value) (*event.Event, error) {
+func build(jr *jsonrec.Rec, r *fastjson.Value, width int) (*event.Event, error) {
 	name := jr.Get(r, "eventName")
 	source := jr.Get(r, "eventSource")
 	when := jr.Get(r, "eventTime")
@@ -151,7 +155,7 @@ func build(jr *jsonrec.Rec, r *fastjson.Value) (*event.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("field eventTime: not an RFC 3339 time: %q", when)
 	}
-	e := event.New("cloudtrail", jr.Original(), 40)
+	e := event.New("cloudtrail", jr.Original(), width)
 	e.Timestamp = ts.UTC()
 	action, provider := name, source
 	e.Add("event.action", event.String(action))
