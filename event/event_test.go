@@ -199,3 +199,31 @@ func BenchmarkSeedID(b *testing.B) {
 		s.ID(int64(i), line)
 	}
 }
+
+// Times beyond the years unix nanoseconds reach (1678-2262) keep their instant: a certificate's
+// "no expiry" date (RFC 5280: 9999-12-31T23:59:59Z) does not come back as a date in 1816.
+func TestFarTimeValues(t *testing.T) {
+	times := []time.Time{
+		time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC),
+		time.Date(1500, 3, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2262, 4, 11, 23, 47, 16, 854775807, time.UTC), // the last nanosecond reached
+		time.Date(2262, 4, 11, 23, 47, 16, 854775808, time.UTC).Add(time.Nanosecond),
+		time.Date(2026, 3, 2, 8, 0, 0, 5, time.FixedZone("x", 3600)),
+	}
+	for _, want := range times {
+		v := Time(want)
+		if got := v.Time(); !got.Equal(want) || got.Location() != time.UTC {
+			t.Errorf("Time(%s).Time() = %s", want, got)
+		}
+		if got, w := v.Text(), want.UTC().Format(time.RFC3339Nano); got != w {
+			t.Errorf("Time(%s).Text() = %s, want %s", want, got, w)
+		}
+		if !v.Equal(Time(want)) || v.Equal(Time(want.Add(time.Second))) {
+			t.Errorf("Time(%s): Equal is wrong", want)
+		}
+	}
+	// Far times keep their order against near ones in Int (clamped nanoseconds).
+	if !(Time(times[1]).Int() < Time(times[4]).Int() && Time(times[4]).Int() < Time(times[0]).Int()) {
+		t.Error("far times out of order in Int")
+	}
+}

@@ -38,8 +38,9 @@ func (k Kind) String() string {
 // of a struct with a string, a slice and a number side by side, and an event of 30 fields is that
 // much less memory to write, to collect and to move through the cache.
 type Value struct {
-	p    unsafe.Pointer // KindString, KindJSON: the text's bytes; KindStrings: the list's elements
-	n    uint64         // the length of the text or list; or the number (float bits), bool, unix nanos
+	p unsafe.Pointer // KindString, KindJSON: the text's bytes; KindStrings: the list's elements
+	n uint64         // the length of the text or list; or the number (float bits), bool, unix nanos
+	// (KindTime: p, when set, holds a time.Time beyond the years of unix nanoseconds; see Time)
 	kind Kind
 }
 
@@ -63,7 +64,27 @@ func Bool(b bool) Value {
 }
 
 // Time returns a time value (kept in UTC with nanosecond precision).
-func Time(t time.Time) Value { return Value{kind: KindTime, n: uint64(t.UnixNano())} }
+func Time(t time.Time) Value {
+	if t.Before(minNano) || t.After(maxNano) {
+		// Outside the years unix nanoseconds reach (1678 to 2262): a certificate valid until
+		// 9999-12-31 (RFC 5280's "no expiry"), a mistyped year. n would wrap around to another
+		// century, so the instant is kept whole behind p (rare: one allocation), and n is clamped
+		// to keep the order of times.
+		u := t.UTC()
+		n := int64(math.MaxInt64)
+		if t.Before(minNano) {
+			n = math.MinInt64
+		}
+		return Value{kind: KindTime, n: uint64(n), p: unsafe.Pointer(&u)}
+	}
+	return Value{kind: KindTime, n: uint64(t.UnixNano())}
+}
+
+// The instants unix nanoseconds in an int64 reach.
+var (
+	minNano = time.Unix(0, math.MinInt64)
+	maxNano = time.Unix(0, math.MaxInt64)
+)
 
 // Strings returns a list value. The slice is kept, not copied: the caller must not modify it.
 func Strings(l ...string) Value {
@@ -124,6 +145,9 @@ func (v Value) Time() time.Time {
 	if v.kind != KindTime {
 		return time.Time{}
 	}
+	if v.p != nil {
+		return *(*time.Time)(v.p)
+	}
 	return time.Unix(0, int64(v.n)).UTC()
 }
 
@@ -165,6 +189,10 @@ func (v Value) Equal(o Value) bool {
 		return v.text() == o.text()
 	case KindStrings:
 		return slices.Equal(v.List(), o.List())
+	case KindTime:
+		if v.p != nil || o.p != nil {
+			return v.Time().Equal(o.Time())
+		}
 	}
 	return v.n == o.n
 }

@@ -107,7 +107,7 @@ type column struct {
 	path   string
 	kind   event.Kind // the kind of the values (KindString once the column is mixed)
 	mixed  bool       // values of more than one kind arrived: every value is kept as its text
-	micros bool       // times are in unix microseconds (@timestamp), not nanoseconds
+	micros bool       // times are in unix microseconds (every time column since far times), not nanoseconds
 	rows   blocks[int32]
 	nums   blocks[int64]
 	text   blocks[span]
@@ -189,11 +189,9 @@ func (c *column) add(row int32, v event.Value) {
 	case event.KindFloat:
 		c.nums.append(int64(math.Float64bits(v.Float())))
 	case event.KindTime:
-		if c.micros {
-			c.nums.append(v.Time().UnixMicro())
-		} else {
-			c.nums.append(v.Time().UnixNano())
-		}
+		// Microseconds, the lake's precision: nanoseconds would wrap around outside 1678-2262.
+		c.micros = true
+		c.nums.append(v.Time().UnixMicro())
 	default: // int, bool
 		c.nums.append(v.Int())
 	}

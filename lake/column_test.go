@@ -302,6 +302,9 @@ func TestFarTimes(t *testing.T) {
 		e := event.New("far", "x", 1)
 		e.ID, e.Timestamp = fmt.Sprint(i), ts
 		e.Add("t", event.Time(time.Date(1950, 1, 1, 0, 0, 0, 1500, time.UTC)))
+		// Beyond unix nanoseconds in a field too: RFC 5280's "no expiry" certificate date, a year 1500.
+		e.Add("tls.client.not_after", event.Time(time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)))
+		e.Add("tls.client.not_before", event.Time(time.Date(1500, 3, 1, 0, 0, 0, 0, time.UTC)))
 		a.Add(e)
 	}
 	a.EndObject(Object{Key: "k", SHA256: "k"})
@@ -314,6 +317,8 @@ func TestFarTimes(t *testing.T) {
 		`date=1960-06-01/hour=23 0 {"@timestamp":"1960-06-01 23:59:59.999999"`,
 		`date=1969-12-31/hour=23 0 {"@timestamp":"1969-12-31 23:00:00.000001"`,
 		`"t":"1950-01-01 00:00:00.000001"`,
+		`"not_after":"9999-12-31 23:59:59"`,
+		`"not_before":"1500-03-01 00:00:00"`,
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("read back:\n%s\nlacks %s", got, want)
