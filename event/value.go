@@ -38,9 +38,8 @@ func (k Kind) String() string {
 // of a struct with a string, a slice and a number side by side, and an event of 30 fields is that
 // much less memory to write, to collect and to move through the cache.
 type Value struct {
-	p unsafe.Pointer // KindString, KindJSON: the text's bytes; KindStrings: the list's elements
-	n uint64         // the length of the text or list; or the number (float bits), bool, unix nanos
-	// (KindTime: p, when set, holds a time.Time beyond the years of unix nanoseconds; see Time)
+	p    unsafe.Pointer // KindString, KindJSON: the text's bytes; KindStrings: the list's elements; KindTime: a far time (see Time), or nil
+	n    uint64         // the length of the text or list; or the number (float bits), bool, unix nanos
 	kind Kind
 }
 
