@@ -165,6 +165,11 @@ func (l *Lake) Compact(ctx context.Context, opt CompactOptions) (st CompactStats
 			st.Failed = append(st.Failed, fmt.Errorf("%s: %w", p.Rel, err))
 			continue
 		}
+		// The compacted file's schema for the views, learned now rather than by the next query.
+		rel := filepath.Join(p.Rel, res.File)
+		if h, err := schemaHash(filepath.Join(l.root, rel)); err == nil {
+			l.noteSchemas(map[string]string{rel: h}, true)
+		}
 		st.Partitions++
 		st.FilesIn += res.FilesIn
 		st.FilesOut++

@@ -123,6 +123,15 @@ func (a *Appender) writeType(ctx context.Context, staging, typ string) (files []
 	if err := encodeParts(ctx, parts, jobs, ps, fs, perm); err != nil {
 		return nil, err
 	}
+	// The files' schema, for the views' cache once they are in place (noteSchemas).
+	if d, err := schemaDigest(fs.elems, nil); err == nil {
+		if a.digests == nil {
+			a.digests = map[string]string{}
+		}
+		for _, p := range parts {
+			a.digests[p.rel] = d
+		}
+	}
 	for _, p := range parts {
 		files = append(files, p.rel)
 	}

@@ -172,8 +172,14 @@ func schemaHash(path string) (string, error) {
 	if len(md.Schema) == 0 {
 		return "", fmt.Errorf("%s: no schema in the footer", path)
 	}
+	return schemaDigest(md.Schema, md.KeyValueMetadata)
+}
+
+// schemaDigest is the hash of a schema as schemaHash reads it from a footer, and as the writer
+// knows it before it writes the footer (noteSchemas).
+func schemaDigest(schema []format.SchemaElement, kv []format.KeyValue) (string, error) {
 	h := sha256.New()
-	for _, v := range []any{md.Schema, md.KeyValueMetadata} {
+	for _, v := range []any{schema, kv} {
 		b, err := thrift.Marshal(new(thrift.CompactProtocol), v)
 		if err != nil {
 			return "", err
@@ -182,6 +188,59 @@ func schemaHash(path string) (string, error) {
 		h.Write(b)
 	}
 	return hex.EncodeToString(h.Sum(nil)[:16]), nil
+}
+
+// noteSchemas records the schemas of files a commit or a compaction just put in place (path
+// relative to the root -> schemaDigest), so that the first query after it does not read their
+// footers to learn what the writer knew. A commit's lines are appended to the cache file (a later
+// line for a path wins when it is loaded); after a compaction (rewrite), whose files replaced
+// others, the cache is written again without the files gone. Failing to write only means the
+// footers are read after all.
+func (l *Lake) noteSchemas(digests map[string]string, rewrite bool) {
+	if len(digests) == 0 {
+		return
+	}
+	c := &l.schemas
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	path := filepath.Join(l.root, schemaCacheName)
+	if !c.loaded {
+		c.load(path)
+	}
+	var b bytes.Buffer
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		b.WriteString(schemaCacheHeader + "\n")
+	}
+	rels := make([]string, 0, len(digests))
+	for rel := range digests {
+		rels = append(rels, rel)
+	}
+	sort.Strings(rels)
+	for _, rel := range rels {
+		fi, err := os.Stat(filepath.Join(l.root, rel))
+		if err != nil {
+			continue
+		}
+		e := schemaEntry{size: fi.Size(), mtime: fi.ModTime().UnixNano(), schema: digests[rel]}
+		c.entries[rel] = e
+		line := fmt.Sprintf("%s\t%d\t%d\t%s", rel, e.size, e.mtime, e.schema)
+		b.WriteString(line + "\t" + lineSum(line) + "\n")
+	}
+	if rewrite {
+		seen := make(map[string]bool, len(rels))
+		for _, rel := range rels {
+			seen[rel] = true
+		}
+		l.forgetMissing(seen)
+		c.save(path)
+		return
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return
+	}
+	f.Write(b.Bytes())
+	f.Close()
 }
 
 // schemaGroups splits files (absolute paths under the root, in glob order) into groups of one

@@ -248,3 +248,38 @@ func TestQueryAfterFilesWereReplaced(t *testing.T) {
 		t.Errorf("scan of a type without data: %d, %v", n, err)
 	}
 }
+
+// A commit tells the views' cache the schemas of the files it put in place, as their footers say
+// them: the first query after an ingest does not read those footers again. A lake opened afresh
+// reads the entries from the cache file.
+func TestCommitNotesSchemas(t *testing.T) {
+	l := mixedLake(t)
+	defer l.Close()
+	files, _ := filepath.Glob(l.partitionGlob("test"))
+	if len(files) != 4 {
+		t.Fatalf("%d files", len(files))
+	}
+	for _, f := range files {
+		rel, _ := filepath.Rel(l.Root(), f)
+		want, err := schemaHash(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := l.schemas.entries[rel].schema; got != want {
+			t.Errorf("%s: noted %q, the footer says %q", rel, got, want)
+		}
+	}
+	// Batches a and d have the same columns: one schema, three groups.
+	groups, unknown := l.schemaGroups(files)
+	if len(groups) != 3 || len(unknown) != 0 {
+		t.Errorf("%d groups, %d unknown, want 3 and 0", len(groups), len(unknown))
+	}
+	var c schemaCache
+	c.load(filepath.Join(l.Root(), schemaCacheName))
+	for _, f := range files {
+		rel, _ := filepath.Rel(l.Root(), f)
+		if c.entries[rel] != l.schemas.entries[rel] {
+			t.Errorf("%s: the cache file has %+v, the lake %+v", rel, c.entries[rel], l.schemas.entries[rel])
+		}
+	}
+}

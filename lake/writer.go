@@ -41,6 +41,8 @@ type Appender struct {
 	MaxBatchBytes int64
 	measured      int   // events when memory was last measured
 	memory        int64 // what the batch held then
+	// digests: the schema of each file the batch wrote (path relative to the root), for the views.
+	digests map[string]string
 }
 
 // BatchStats describe one committed batch.
@@ -76,6 +78,7 @@ func (a *Appender) start() {
 	a.batch = newBatchID()
 	a.types, a.last, a.lastTyp = map[string]*typeBatch{}, nil, ""
 	a.objects, a.events, a.rejects, a.measured, a.memory = nil, 0, 0, 0, 0
+	a.digests = nil
 }
 
 // Add appends an event to the batch. The event is not kept: its values are copied.
@@ -298,6 +301,9 @@ func (a *Appender) commit(ctx context.Context, st *BatchStats) (sealed bool, err
 	}
 	files, size, err := a.l.apply(meta)
 	st.Files, st.ParquetBytes = files, size
+	if err == nil {
+		a.l.noteSchemas(a.digests, false)
+	}
 	return true, err
 }
 
