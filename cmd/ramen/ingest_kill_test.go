@@ -95,20 +95,11 @@ func TestIngestSurvivesKill(t *testing.T) {
 	seed := time.Now().UnixNano()
 	t.Logf("seed %d", seed)
 	rng := rand.New(rand.NewPCG(uint64(seed), 7))
+	full := timed(t, exec.Command(bin, "ingest", "-q", "--batch-mb", "2", "--data", t.TempDir(), corpus))
 	kills := 0
 	for i := 0; i < 12; i++ {
-		cmd := exec.Command(bin, "ingest", "-q", "--batch-mb", "2", "--data", data, corpus)
-		cmd.Env = append(os.Environ(), "CI=true")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done: // finished before the kill: fine, the next runs skip everything
-		case <-time.After(time.Duration(50+rng.IntN(2500)) * time.Millisecond):
-			cmd.Process.Signal(syscall.SIGKILL)
-			<-done
+		// Finished before the kill: fine, the next runs skip everything.
+		if runOrKill(t, exec.Command(bin, "ingest", "-q", "--batch-mb", "2", "--data", data, corpus), killAfter(i, full, rng)) {
 			kills++
 		}
 		rows, distinct := countLake(t, data)
@@ -121,7 +112,10 @@ func TestIngestSurvivesKill(t *testing.T) {
 		t.Fatalf("final ingest: %v\n%s", err, out)
 	}
 	rows, distinct := countLake(t, data)
-	t.Logf("%d kills; final run: %s", kills, strings.TrimSpace(string(out)))
+	t.Logf("%d kills (a whole run takes %s); final run: %s", kills, full, strings.TrimSpace(string(out)))
+	if kills == 0 {
+		t.Errorf("no run was killed: the test saw no crash")
+	}
 	if rows != int64(total) || distinct != rows {
 		t.Fatalf("final lake: %d rows, %d distinct, want %d", rows, distinct, total)
 	}
@@ -130,4 +124,46 @@ func TestIngestSurvivesKill(t *testing.T) {
 	if !strings.Contains(string(out), "0 objects ingested (24 already in the lake") {
 		t.Errorf("re-ingest: %s", out)
 	}
+}
+
+// runOrKill runs an ingest (without a terminal) and kills it with SIGKILL if it is still running
+// after the given time; it reports whether it killed it.
+func runOrKill(t *testing.T, cmd *exec.Cmd, after time.Duration) bool {
+	t.Helper()
+	cmd.Env = append(os.Environ(), "CI=true")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+		return false
+	case <-time.After(after):
+		cmd.Process.Signal(syscall.SIGKILL)
+		<-done
+		return true
+	}
+}
+
+// timed runs an ingest (without a terminal) to its end and returns how long it took: the kills of a
+// test are drawn within that, so that they land while the work goes on however fast ingest gets.
+func timed(t *testing.T, cmd *exec.Cmd) time.Duration {
+	t.Helper()
+	cmd.Env = append(os.Environ(), "CI=true")
+	start := time.Now()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v\n%s", cmd.Args, err, out)
+	}
+	return time.Since(start)
+}
+
+// killAfter is when the i-th run of a kill test is killed, for runs that take full when nothing is
+// done yet: the first in the middle (a kill the test is sure to make), the others at random, until
+// what is left is done faster than the draw.
+func killAfter(i int, full time.Duration, rng *rand.Rand) time.Duration {
+	if i == 0 {
+		return full / 2
+	}
+	return 50*time.Millisecond + time.Duration(rng.Int64N(int64(full)))
 }
