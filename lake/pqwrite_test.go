@@ -1,7 +1,6 @@
 package lake
 
 import (
-	"context"
 	"database/sql"
 	"encoding/binary"
 	"fmt"
@@ -224,10 +223,10 @@ func TestChunkStatistics(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	a, _ := l.NewAppender()
 	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	const n = 130_000 // two row groups: [0, 122880) and the rest
 	step := n / samples
+	evs := make([]*event.Event, 0, n)
 	for i := range n {
 		e := event.New("stats", "r", 6)
 		e.ID, e.Timestamp = fmt.Sprint(i), base.Add(time.Duration(i)*10*time.Millisecond)
@@ -254,12 +253,9 @@ func TestChunkStatistics(t *testing.T) {
 			e.Add("early.b", event.Bool(true))
 			e.Add("early.f", event.Float(float64(i)))
 		}
-		a.Add(e)
+		evs = append(evs, e)
 	}
-	a.EndObject(Object{Key: "k", SHA256: "k"})
-	if _, err := a.Commit(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	ingest(t, l, "k", evs, nil)
 	meta := `parquet_metadata(` + sqlString(l.partitionGlob("stats")) + `)`
 	rows, err := l.DB().Query(`SELECT row_group_id, replace(path_in_schema, ', ', '.'), stats_min_value, stats_max_value, stats_null_count, encodings FROM ` + meta + ` ORDER BY 1, 2`)
 	if err != nil {
