@@ -126,11 +126,7 @@ func (l *Lake) Compact(ctx context.Context, opt CompactOptions) (st CompactStats
 		if _, err := l.Publish(ctx); err != nil {
 			return st, err
 		}
-		po := PullOptions{}
-		if opt.Type != "" {
-			po.Types = []string{opt.Type}
-		}
-		if _, err := l.Pull(ctx, po); err != nil {
+		if _, err := l.Pull(ctx, PullType(opt.Type)); err != nil {
 			return st, err
 		}
 		defer func() {

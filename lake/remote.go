@@ -972,6 +972,15 @@ type PullOptions struct {
 	Rejected bool
 }
 
+// PullType is the pull of one log type's files, or of every type's when typ is "" (a command's
+// --type).
+func PullType(typ string) PullOptions {
+	if typ == "" {
+		return PullOptions{}
+	}
+	return PullOptions{Types: []string{typ}}
+}
+
 // days returns the first and last day (YYYY-MM-DD) of the range ("" and "9999-12-31" when open).
 func (o *PullOptions) days() (first, last string) {
 	first, last = "", "9999-12-31"

@@ -66,12 +66,8 @@ func runLakeStats(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer l.Close()
-	po := lake.PullOptions{}
-	if *typ != "" {
-		po.Types = []string{*typ}
-	}
 	// A lake on S3: the rows are counted from the files' footers, so its files come into the cache.
-	if _, err := l.Pull(ctx, po); err != nil {
+	if _, err := l.Pull(ctx, lake.PullType(*typ)); err != nil {
 		return err
 	}
 	st, err := l.Stats(ctx, *typ)
@@ -202,11 +198,7 @@ func runLakeCheck(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	defer l.Close()
-	po := lake.PullOptions{}
-	if *typ != "" {
-		po.Types = []string{*typ}
-	}
-	if _, err := l.Pull(ctx, po); err != nil {
+	if _, err := l.Pull(ctx, lake.PullType(*typ)); err != nil {
 		return err
 	}
 	start := time.Now()
