@@ -113,7 +113,7 @@ func (a *Appender) writeType(ctx context.Context, staging, typ string) (files []
 		size[c] = c.size()
 	}
 	slices.SortFunc(jobs, func(x, y *column) int { return cmp.Compare(size[y], size[x]) })
-	if err := parallel(ctx, jobs, func(int) func(c *column) error {
+	if err := parallel(ctx, jobs, func() func(c *column) error {
 		var tmp []int32
 		return func(c *column) error { tmp = c.arrange(inv, tmp); return nil }
 	}); err != nil {
@@ -218,16 +218,16 @@ func encodeParts(ctx context.Context, parts []*filePart, cols []*column, ps *pqS
 }
 
 // parallel runs a job for every column on GOMAXPROCS workers, each with its own state (made by
-// worker, given the worker's number), and returns the first error.
-func parallel(ctx context.Context, cols []*column, worker func(w int) func(*column) error) error {
+// worker), and returns the first error.
+func parallel(ctx context.Context, cols []*column, worker func() func(*column) error) error {
 	next := make(chan *column)
 	errs := make(chan error, len(cols))
 	var wg sync.WaitGroup
-	for w := range min(runtime.GOMAXPROCS(0), len(cols)) {
+	for range min(runtime.GOMAXPROCS(0), len(cols)) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			do := worker(w)
+			do := worker()
 			for c := range next {
 				if err := ctx.Err(); err != nil {
 					errs <- err

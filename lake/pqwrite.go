@@ -303,7 +303,7 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 		st.ch.data = append(st.ch.data, data...)
 		st.encs[format.Plain] = true // the dictionary's
 	}
-	e.finishMeta(st, kind)
+	st.finishMeta()
 	return st.ch, k, true, nil
 }
 
@@ -468,7 +468,7 @@ func (e *pageEncoder) writePage(st *chunkState, typ format.PageType, body []byte
 }
 
 // finishMeta fills the chunk's metadata but for its offsets.
-func (e *pageEncoder) finishMeta(st *chunkState, kind event.Kind) {
+func (st *chunkState) finishMeta() {
 	m := &st.ch.meta
 	m.Type = st.leaf.phys
 	m.PathInSchema = st.leaf.path
