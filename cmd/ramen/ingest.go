@@ -781,21 +781,14 @@ func (g *ingester) take(ctx context.Context, r *parsed, ahead *readAhead) error 
 		if !ok {
 			break
 		}
-		n := len(c.events) + len(c.rejects)
+		var err error
 		if !dup {
-			if err := g.addEvents(c.events); err != nil {
-				ahead.took(n)
-				return err
-			}
-			for _, rj := range c.rejects {
-				if err := g.a.Reject(rj); err != nil {
-					ahead.took(n)
-					return fmt.Errorf("writing to the lake: %w", err)
-				}
-				g.show(rj)
-			}
+			err = g.addChunk(c)
 		}
-		ahead.took(n) // the batch has copied them (and detection holds its own reference)
+		ahead.took(len(c.events) + len(c.rejects)) // the batch has copied them (and detection holds its own reference)
+		if err != nil {
+			return err
+		}
 	}
 	if dup {
 		// The same content twice in one run (a path given twice, a copy of a file): the manifest
@@ -816,18 +809,25 @@ func (g *ingester) take(ctx context.Context, r *parsed, ahead *readAhead) error 
 	return g.ended(ctx, r.obj, ps)
 }
 
-// addEvents adds a chunk of an object's events to the batch and to detection.
-func (g *ingester) addEvents(evs []*event.Event) error {
-	for _, e := range evs {
+// addChunk adds a chunk of an object's events and rejected records to the batch, the events to
+// detection too.
+func (g *ingester) addChunk(c parsedChunk) error {
+	for _, e := range c.events {
 		if err := g.a.Add(e); err != nil {
 			return fmt.Errorf("writing to the lake: %w", err)
 		}
 	}
-	if len(evs) > 0 {
-		g.objType = evs[0].Type // an object's events are of one type
+	if len(c.events) > 0 {
+		g.objType = c.events[0].Type // an object's events are of one type
 	}
 	if g.det != nil {
-		g.det.add(evs)
+		g.det.add(c.events)
+	}
+	for _, rj := range c.rejects {
+		if err := g.a.Reject(rj); err != nil {
+			return fmt.Errorf("writing to the lake: %w", err)
+		}
+		g.show(rj)
 	}
 	return nil
 }
