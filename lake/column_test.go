@@ -292,7 +292,7 @@ func TestFarTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	a, _ := l.NewAppender()
+	var evs []*event.Event
 	for i, ts := range []time.Time{
 		time.Date(2300, 1, 2, 3, 4, 5, 6000, time.UTC),
 		time.Date(1960, 6, 1, 23, 59, 59, 999999000, time.UTC),
@@ -305,12 +305,9 @@ func TestFarTimes(t *testing.T) {
 		// Beyond unix nanoseconds in a field too: RFC 5280's "no expiry" certificate date, a year 1500.
 		e.Add("tls.client.not_after", event.Time(time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)))
 		e.Add("tls.client.not_before", event.Time(time.Date(1500, 3, 1, 0, 0, 0, 0, time.UTC)))
-		a.Add(e)
+		evs = append(evs, e)
 	}
-	a.EndObject(Object{Key: "k", SHA256: "k"})
-	if _, err := a.Commit(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	ingest(t, l, "k", evs, nil)
 	got := readBack(t, l, "far")
 	for _, want := range []string{
 		`date=2300-01-02/hour=03 0 {"@timestamp":"2300-01-02 03:04:05.000006"`,
@@ -333,20 +330,13 @@ func TestFixedKeysInFields(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	a, _ := l.NewAppender()
 	e := event.New("fixed", "the record", 4)
 	e.ID, e.Timestamp = "id-1", time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	e.Add("@timestamp", event.String("not a time"))
 	e.Add("event.original", event.Int(3))
 	e.Add("_id", event.String("another id"))
 	e.Add("event.action", event.String("Get"))
-	if err := a.Add(e); err != nil {
-		t.Fatal(err)
-	}
-	a.EndObject(Object{Key: "k", SHA256: "k"})
-	if _, err := a.Commit(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	ingest(t, l, "k", []*event.Event{e}, nil)
 	got := readBack(t, l, "fixed")
 	want := `{"@timestamp":"2026-03-02 08:00:00","_id":"id-1","event":{"action":"Get","original":"the record"}`
 	if !strings.Contains(got, want) {
@@ -362,9 +352,9 @@ func TestRowGroups(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	a, _ := l.NewAppender()
 	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	const n = 130_000
+	evs := make([]*event.Event, 0, n)
 	for i := n - 1; i >= 0; i-- { // added newest first: the file must still be in time order
 		e := event.New("groups", "r", 3)
 		e.ID, e.Timestamp = fmt.Sprint(i), base.Add(time.Duration(i)*10*time.Millisecond)
@@ -375,12 +365,9 @@ func TestRowGroups(t *testing.T) {
 		if i%5 == 0 {
 			e.Add("list", event.Strings(fmt.Sprint(i), "x"))
 		}
-		a.Add(e)
+		evs = append(evs, e)
 	}
-	a.EndObject(Object{Key: "k", SHA256: "k"})
-	if _, err := a.Commit(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	ingest(t, l, "k", evs, nil)
 	src := `read_parquet(` + sqlString(l.partitionGlob("groups")) + `, file_row_number = true)`
 	var groups int64
 	l.DB().QueryRow(`SELECT count(DISTINCT row_group_id) FROM parquet_metadata(` + sqlString(l.partitionGlob("groups")) + `)`).Scan(&groups)
