@@ -257,7 +257,7 @@ func build(jr *jsonrec.Rec, r *fastjson.Value, width int) (*event.Event, error) 
 		{"aws.cloudtrail.resources", "resources"},
 		{"aws.cloudtrail.insight_details", "insightDetails"},
 	} {
-		if err := setJSON(e, j.key, r.Get(j.native)); err != nil {
+		if err := setJSON(jr, e, j.key, r.Get(j.native)); err != nil {
 			return nil, fmt.Errorf("field %s: %w", j.native, err)
 		}
 	}
@@ -326,7 +326,9 @@ func setBool(e *event.Event, key string, v *fastjson.Value) {
 // setJSON keeps a free-form part of the record as JSON text (objects, arrays) or as its scalar.
 // fastjson accepts a few things JSON does not (numbers like 00) and writes them back as they were,
 // so the text is validated: what ramen outputs as JSON is always JSON.
-func setJSON(e *event.Event, key string, v *fastjson.Value) error {
+// The text is the record's own bytes when the record holds it as written (CloudTrail's compact
+// JSON does), so that the lake stores it once.
+func setJSON(jr *jsonrec.Rec, e *event.Event, key string, v *fastjson.Value) error {
 	if v == nil {
 		return nil
 	}
@@ -334,11 +336,12 @@ func setJSON(e *event.Event, key string, v *fastjson.Value) error {
 	case fastjson.TypeNull:
 		return nil
 	case fastjson.TypeObject, fastjson.TypeArray:
-		b := v.MarshalTo(nil)
+		b := v.MarshalTo(jr.Scratch[:0])
+		jr.Scratch = b
 		if err := fastjson.ValidateBytes(b); err != nil {
 			return fmt.Errorf("%w: %v", errInvalidJSON, err)
 		}
-		e.Add(key, event.JSON(string(b)))
+		e.Add(key, event.JSON(jr.Piece(b)))
 	default:
 		e.Add(key, event.FromJSON(v))
 	}

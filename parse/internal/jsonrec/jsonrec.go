@@ -3,6 +3,7 @@
 package jsonrec
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 	"unsafe"
@@ -20,6 +21,8 @@ type Rec struct {
 	orig string  // the record, Original of the event
 	base uintptr // address of the parser's copy of the record
 	lead int     // whitespace fastjson skipped before copying
+	// Scratch is a buffer for the parser's own use (JSON written back out), reused across records.
+	Scratch []byte
 }
 
 // Parse parses orig with p and prepares the substring lookups. The record is validated first:
@@ -94,4 +97,18 @@ func (r *Rec) Time(v *fastjson.Value, key string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("field %s: not an RFC 3339 time: %q", key, s)
 	}
 	return t.UTC(), nil
+}
+
+// Piece returns text equal to b: the record's own bytes when they hold b (a part of the record
+// written back out as JSON is, when the record is compact JSON), a copy otherwise. A value that is
+// a piece of the record is stored once by the lake (its template refers to it).
+func (r *Rec) Piece(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	orig := unsafe.Slice(unsafe.StringData(r.orig), len(r.orig))
+	if i := bytes.Index(orig, b); i >= 0 {
+		return r.orig[i : i+len(b)]
+	}
+	return string(b)
 }
