@@ -108,6 +108,7 @@ type column struct {
 	kind   event.Kind // the kind of the values (KindString once the column is mixed)
 	mixed  bool       // values of more than one kind arrived: every value is kept as its text
 	micros bool       // times are in unix microseconds (every time column since far times), not nanoseconds
+	ref    bool       // values of this column can stand for pieces of the original record (original.go)
 	rows   blocks[int32]
 	nums   blocks[int64]
 	text   blocks[span]

@@ -278,7 +278,7 @@ func TestAddDoesNotKeepTheEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := readBack(t, l, "reuse")
-	want := `{"@timestamp":"2026-03-02 08:00:00","_id":"first","event":{"original":"{\"a\":1}"},"user":{"name":"a"}`
+	want := `{"@timestamp":"2026-03-02 08:00:00","_id":"first","_original":"{\"a\":1}","user":{"name":"a"}`
 	if !strings.Contains(got, want) || strings.Count(got, "date=") != 1 {
 		t.Errorf("read back:\n%s\nwant a row with %s", got, want)
 	}
@@ -338,7 +338,7 @@ func TestFixedKeysInFields(t *testing.T) {
 	e.Add("event.action", event.String("Get"))
 	ingest(t, l, "k", []*event.Event{e}, nil)
 	got := readBack(t, l, "fixed")
-	want := `{"@timestamp":"2026-03-02 08:00:00","_id":"id-1","event":{"action":"Get","original":"the record"}`
+	want := `{"@timestamp":"2026-03-02 08:00:00","_id":"id-1","_original":"the record","event":{"action":"Get"}`
 	if !strings.Contains(got, want) {
 		t.Errorf("read back:\n%s\nwant a row with %s", got, want)
 	}
@@ -416,7 +416,7 @@ func TestSeveralBatches(t *testing.T) {
 		}
 	}
 	var rows, bad int64
-	err = l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE event.original != 'rec-' || n || '-' || repeat('y', 200 + (n % 50)::INT)
+	err = l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE _original != 'rec-' || n || '-' || repeat('y', 200 + (n % 50)::INT)
 		OR _id != n::VARCHAR OR (n % 3 = 0) != (tag IS NOT NULL) OR tag != 't' || n)
 		FROM read_parquet(`+sqlString(l.partitionGlob("reuse"))+`, union_by_name = true)`).Scan(&rows, &bad)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/ramen-siem/ramen/event"
@@ -18,6 +19,10 @@ func (l *Lake) Scan(ctx context.Context, typ string, opt QueryOptions, fn func(*
 	}
 	// Only this type's view: the others, and events over every file, would be made for nothing.
 	opt.Only = []string{typ}
+	// The records are rebuilt here from their templates, not by the view: in Go it is one pass
+	// over each template with the row's values at hand, where SQL tests each reference against
+	// every text column.
+	opt.Originals = false
 	rows, err := l.queryViews(ctx, fmt.Sprintf(`SELECT * EXCLUDE (type, date, hour) FROM %s ORDER BY "@timestamp"`, quoteIdent(typ)), opt, typ)
 	if err != nil || rows == nil { // rows == nil: no data of this type
 		return 0, err
@@ -38,8 +43,11 @@ func (l *Lake) Scan(ctx context.Context, typ string, opt QueryOptions, fn func(*
 			return n, err
 		}
 		e := event.New(typ, "", 48)
+		tmpl, hasTmpl := "", false
 		for i, c := range cols {
 			switch c {
+			case "_original":
+				tmpl, hasTmpl = vals[i].(string)
 			case "_id":
 				e.ID, _ = vals[i].(string)
 			case "_native_root":
@@ -52,9 +60,18 @@ func (l *Lake) Scan(ctx context.Context, typ string, opt QueryOptions, fn func(*
 				addColumn(e, c, vals[i])
 			}
 		}
-		if v, ok := e.Get("event.original"); ok && v.Kind() == event.KindString {
-			e.Original = v.Str()
+		if i := slices.IndexFunc(e.Fields, func(f event.Field) bool { return f.Key == "event.original" }); i >= 0 {
+			e.Original = e.Fields[i].Value.Text() // a file written before templates
 			removeField(e, "event.original")
+		} else if hasTmpl {
+			orig, err := rebuildOriginal(tmpl, func(path string) (string, bool) {
+				v, ok := e.Get(path)
+				return v.Text(), ok
+			})
+			if err != nil {
+				return n, fmt.Errorf("event %s: %w", e.ID, err)
+			}
+			e.Original = orig
 		}
 		n++
 		if err := fn(e); err != nil {

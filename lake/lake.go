@@ -55,6 +55,9 @@ type Lake struct {
 	// processes are kept out by the lock file.)
 	parts  sync.Mutex
 	remote *remote // nil for a local lake
+	// udfs are the functions registered on db that rebuild records (original.go), by name.
+	udfMu sync.Mutex
+	udfs  map[string]bool
 	// schemas knows the schema of each file, for the views (schemas.go).
 	schemas schemaCache
 	// Warnings says what Open found and worked around (a batch that could not be recovered).

@@ -94,7 +94,7 @@ func flatten(ps *pqSchema) *fileSchema {
 		fs.leaves = append(fs.leaves, leafInfo{
 			path: full, phys: *t.PhysicalType(), maxDef: def, maxRep: rep,
 			dict:  isDict,
-			stats: dotted != "event.original",
+			stats: dotted != "_original",
 		})
 		fs.orders = append(fs.orders, *t.ColumnOrder())
 	}

@@ -274,17 +274,17 @@ func TestChunkStatistics(t *testing.T) {
 	}
 	rows.Close()
 	want := map[string]string{
-		"0 @timestamp":     "2026-03-02 08:00:00..2026-03-02 08:20:28.79 nulls 0 RLE, DELTA_BINARY_PACKED",
-		"1 @timestamp":     "2026-03-02 08:20:28.8..2026-03-02 08:21:39.99 nulls 0 RLE, DELTA_BINARY_PACKED",
-		"0 n":              "-500..499 nulls 0 RLE, DELTA_BINARY_PACKED",
-		"0 f":              "-2.5..7.25 nulls 0 PLAIN, RLE",
-		"0 b":              "false..true nulls 0 PLAIN, RLE",
-		"0 action":         "Delete..Put nulls 0 PLAIN, RLE, RLE_DICTIONARY",
-		"0 half":           "h000000..h122878 nulls 61440 RLE, DELTA_LENGTH_BYTE_ARRAY",
-		"1 half":           "h122880..h129998 nulls 3560 RLE, DELTA_LENGTH_BYTE_ARRAY",
-		"0 event.original": ".. nulls 0 RLE, DELTA_LENGTH_BYTE_ARRAY",
-		"1 early.n":        ".. nulls 7120 RLE, DELTA_BINARY_PACKED",
-		"0 early.n":        "0..9 nulls 122870 RLE, DELTA_BINARY_PACKED",
+		"0 @timestamp": "2026-03-02 08:00:00..2026-03-02 08:20:28.79 nulls 0 RLE, DELTA_BINARY_PACKED",
+		"1 @timestamp": "2026-03-02 08:20:28.8..2026-03-02 08:21:39.99 nulls 0 RLE, DELTA_BINARY_PACKED",
+		"0 n":          "-500..499 nulls 0 RLE, DELTA_BINARY_PACKED",
+		"0 f":          "-2.5..7.25 nulls 0 PLAIN, RLE",
+		"0 b":          "false..true nulls 0 PLAIN, RLE",
+		"0 action":     "Delete..Put nulls 0 PLAIN, RLE, RLE_DICTIONARY",
+		"0 half":       "h000000..h122878 nulls 61440 RLE, DELTA_LENGTH_BYTE_ARRAY",
+		"1 half":       "h122880..h129998 nulls 3560 RLE, DELTA_LENGTH_BYTE_ARRAY",
+		"0 _original":  ".. nulls 0 RLE, DELTA_LENGTH_BYTE_ARRAY",
+		"1 early.n":    ".. nulls 7120 RLE, DELTA_BINARY_PACKED",
+		"0 early.n":    "0..9 nulls 122870 RLE, DELTA_BINARY_PACKED",
 	}
 	for k, w := range want {
 		if got[k] != w {
@@ -301,7 +301,7 @@ func TestChunkStatistics(t *testing.T) {
 		OR early.n IS DISTINCT FROM CASE WHEN i < 10 THEN i END OR early.s IS DISTINCT FROM CASE WHEN i < 10 THEN i::VARCHAR END
 		OR early.l IS DISTINCT FROM CASE WHEN i < 10 THEN [i::VARCHAR] END OR early.b IS DISTINCT FROM CASE WHEN i < 10 THEN true END
 		OR early.f IS DISTINCT FROM CASE WHEN i < 10 THEN i::DOUBLE END)
-		FROM (SELECT *, (event.original->>'i')::BIGINT AS i FROM read_parquet(` + sqlString(l.partitionGlob("stats")) + `))`).Scan(&bad)
+		FROM (SELECT *, (_original->>'i')::BIGINT AS i FROM read_parquet(` + sqlString(l.partitionGlob("stats")) + `))`).Scan(&bad)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -24,6 +24,9 @@ type QueryOptions struct {
 	// Only, when set, names the views to make (Query sets it to the names its SQL mentions): making
 	// a view reads the footer of every file it covers.
 	Only []string
+	// Originals gives the views their "event.original" column, the records put back together from
+	// the files' templates (original.go). Query sets it for SQL that may read it (needsOriginals).
+	Originals bool
 }
 
 // wanted reports whether the view name is to be made.
@@ -123,7 +126,23 @@ func (l *Lake) Views(ctx context.Context, opt QueryOptions) ([]string, error) {
 				continue
 			}
 		}
-		q := fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS SELECT * FROM %s%s`, quoteIdent(t), l.parquetSource(files), filter)
+		src := l.parquetSource(files)
+		sel := "*"
+		if opt.Originals {
+			cols, err := l.describe(ctx, src)
+			if err != nil {
+				return nil, fmt.Errorf("view %s: %w", t, err)
+			}
+			orig, err := l.originalSelect(cols)
+			if err != nil {
+				return nil, fmt.Errorf("view %s: %w", t, err)
+			}
+			sel = "*, " + orig
+			if hasColumn(cols, "_original") {
+				sel = "* EXCLUDE (_original), " + orig
+			}
+		}
+		q := fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s%s`, quoteIdent(t), sel, src, filter)
 		if _, err := l.db.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("view %s: %w", t, err)
 		}
@@ -136,26 +155,26 @@ func (l *Lake) Views(ctx context.Context, opt QueryOptions) ([]string, error) {
 	}
 	if len(all) > 0 && opt.wanted("events") {
 		src := l.parquetSource(all)
-		have := map[string]bool{}
-		rows, err := l.db.QueryContext(ctx, "DESCRIBE SELECT * FROM "+src)
+		srcCols, err := l.describe(ctx, src)
 		if err != nil {
 			return nil, fmt.Errorf("view events: %w", err)
 		}
-		for rows.Next() {
-			var name, typ string
-			var null, key, def, extra sql.NullString
-			if err := rows.Scan(&name, &typ, &null, &key, &def, &extra); err != nil {
-				rows.Close()
-				return nil, err
-			}
-			have[name] = true
+		have := map[string]bool{}
+		for _, c := range srcCols {
+			have[c.name] = true
 		}
-		rows.Close()
 		cols := []string{`"@timestamp"`, "_id", "type", "date", "hour"}
 		for _, c := range Common {
 			if have[c] {
 				cols = append(cols, quoteIdent(c))
 			}
+		}
+		if opt.Originals {
+			orig, err := l.originalSelect(srcCols)
+			if err != nil {
+				return nil, fmt.Errorf("view events: %w", err)
+			}
+			cols = append(cols, orig)
 		}
 		// Alerts live in the lake as their own type, but they are not log events.
 		where := " WHERE type <> 'alerts'"
@@ -205,6 +224,8 @@ func (l *Lake) Query(ctx context.Context, query string, opt QueryOptions) (*sql.
 			opt.Only = nil // SHOW TABLES, information_schema...: every view
 		}
 	}
+	query = rewriteOriginal(query)
+	opt.Originals = opt.Originals || needsOriginals(query)
 	rows, err := l.queryViews(ctx, query, opt, "")
 	return rows, err
 }

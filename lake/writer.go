@@ -43,6 +43,7 @@ type Appender struct {
 	memory        int64 // what the batch held then
 	// digests: the schema of each file the batch wrote (path relative to the root), for the views.
 	digests map[string]string
+	tmpl    []byte // the template of the last original record added (original.go)
 }
 
 // BatchStats describe one committed batch.
@@ -107,7 +108,7 @@ func (a *Appender) Add(e *event.Event) error {
 	hs := append(head[:0],
 		event.Field{Key: "@timestamp", Value: event.Time(ts)},
 		event.Field{Key: "_id", Value: event.String(e.ID)},
-		event.Field{Key: "event.original", Value: event.String(e.Original)})
+		event.Field{Key: "_original", Value: event.String(e.Original)}) // its template, added last
 	if e.NativeRoot != "" {
 		hs = append(hs, event.Field{Key: "_native_root", Value: event.String(e.NativeRoot)})
 	}
@@ -115,15 +116,32 @@ func (a *Appender) Add(e *event.Event) error {
 	row := tb.rows
 	sh.cols[0].addMicros(row, ts.UnixMicro())
 	for i := 1; i < len(hs); i++ {
-		if c := sh.cols[i]; c != nil {
+		if c := sh.cols[i]; c != nil && i != 2 {
 			c.add(row, hs[i].Value)
 		}
 	}
+	// The event's fields; those whose text is a piece of the original record are references in
+	// its template (original.go).
+	var refBuf [48]ref
+	refs := refBuf[:0]
+	orig := e.Original
 	cols := sh.cols[len(hs):]
 	for i := range e.Fields {
-		if c := cols[i]; c != nil {
-			c.add(row, e.Fields[i].Value)
+		c := cols[i]
+		if c == nil {
+			continue
 		}
+		v := e.Fields[i].Value
+		n := c.n
+		c.add(row, v)
+		if k := v.Kind(); c.ref && c.n > n && (k == event.KindString || k == event.KindJSON) {
+			if off, ok := refOf(orig, v.Str()); ok {
+				refs = append(refs, ref{off: off, end: off + len(v.Str()), path: c.path})
+			}
+		}
+	}
+	if c := sh.cols[2]; c != nil {
+		a.addOriginal(c, row, orig, refs)
 	}
 	tb.ts.append(ts.UnixNano())
 	tb.rows++
@@ -171,7 +189,7 @@ func (tb *typeBatch) shapeOf(head, fields []event.Field) *shape {
 		path := tb.schema.add(fs[i].Key, fs[i].Value.Kind())
 		c := tb.byPath[path]
 		if c == nil {
-			c = &column{path: path}
+			c = &column{path: path, ref: referable(path)}
 			tb.byPath[path] = c
 			tb.cols = append(tb.cols, c)
 		}
@@ -186,7 +204,7 @@ func (tb *typeBatch) shapeOf(head, fields []event.Field) *shape {
 
 // fixedKey reports whether a field's key is one of the columns every row has.
 func fixedKey(k string) bool {
-	return k == "@timestamp" || k == "_id" || k == "event.original" || k == "_native_root"
+	return k == "@timestamp" || k == "_id" || k == "_original" || k == "event.original" || k == "_native_root"
 }
 
 func (sh *shape) matches(head, fields []event.Field) bool {
