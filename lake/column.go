@@ -109,6 +109,7 @@ type column struct {
 	mixed  bool       // values of more than one kind arrived: every value is kept as its text
 	micros bool       // times are in unix microseconds (every time column since far times), not nanoseconds
 	ref    bool       // values of this column can stand for pieces of the original record (original.go)
+	unique bool       // values never repeat (the records' templates): not compared with the last one
 	rows   blocks[int32]
 	nums   blocks[int64]
 	text   blocks[span]
@@ -209,7 +210,7 @@ func (c *column) addMicros(row int32, us int64) {
 // addText copies a text value into the column's arena, unless it is the same as the value before
 // it (a column of one account, one region, one file name): then the copy is shared.
 func (c *column) addText(s string) span {
-	if len(s) == len(c.lastText) && s == c.lastText {
+	if !c.unique && len(s) == len(c.lastText) && s == c.lastText {
 		return c.lastSpan
 	}
 	sp := c.ar.add(s)

@@ -94,7 +94,7 @@ func flatten(ps *pqSchema) *fileSchema {
 		fs.leaves = append(fs.leaves, leafInfo{
 			path: full, phys: *t.PhysicalType(), maxDef: def, maxRep: rep,
 			dict:  isDict,
-			stats: dotted != "_original",
+			stats: dotted != "_original" && dotted != "_id", // a template or a random id: no range to skip by
 		})
 		fs.orders = append(fs.orders, *t.ColumnOrder())
 	}

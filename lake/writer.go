@@ -189,7 +189,10 @@ func (tb *typeBatch) shapeOf(head, fields []event.Field) *shape {
 		path := tb.schema.add(fs[i].Key, fs[i].Value.Kind())
 		c := tb.byPath[path]
 		if c == nil {
-			c = &column{path: path, ref: referable(path)}
+			// Templates of one type share long runs (a flow record's template is the same up to
+			// its numbers), so comparing one with the last costs most of its length, and they
+			// hardly ever repeat whole.
+			c = &column{path: path, ref: referable(path), unique: path == "_original"}
 			tb.byPath[path] = c
 			tb.cols = append(tb.cols, c)
 		}
