@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"sort"
 	"strings"
@@ -51,8 +52,19 @@ func main() {
 			defer f.Close()
 		}
 	}
+	// RAMEN_MEMPROFILE=file writes where the run allocated (every allocation sampled), for the same.
+	mem := os.Getenv("RAMEN_MEMPROFILE")
+	if mem != "" {
+		runtime.MemProfileRate = 64 << 10
+	}
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	pprof.StopCPUProfile()
+	if mem != "" {
+		if f, err := os.Create(mem); err == nil {
+			pprof.Lookup("allocs").WriteTo(f, 0)
+			f.Close()
+		}
+	}
 	stop()
 	os.Exit(code)
 }
