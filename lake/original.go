@@ -135,12 +135,16 @@ func (a *Appender) addOriginal(c *column, row int32, orig string, refs []ref) {
 }
 
 // needsOriginals reports whether a query may read event.original: it names "original" (other
-// than user_agent.original, url.original and the _original column) or selects a star (SELECT *,
-// t.*; not count(*)). Only then do the views have the event.original column: a view's column is
+// than user_agent.original, url.original and the _original column), selects a star (SELECT *,
+// t.*; not count(*)), or lists a view's columns (DESCRIBE). Only then do the views have the event.original column: a view's column is
 // not computed when no query reads it, but the views' DESCRIBE, which finds the columns a template
 // can name, is not free on thousands of files. A false positive only costs that.
 func needsOriginals(query string) bool {
 	q := strings.ToLower(query)
+	// DESCRIBE (and SHOW, SUMMARIZE) list a view's columns: event.original is one of them.
+	if f := strings.Fields(q); len(f) > 0 && (f[0] == "describe" || f[0] == "show" || f[0] == "summarize") {
+		return true
+	}
 	for i := 0; ; {
 		k := strings.Index(q[i:], "original")
 		if k < 0 {

@@ -241,6 +241,8 @@ func TestNeedsOriginals(t *testing.T) {
 		`SELECT _original FROM cloudtrail`:                      false, // the stored template
 		`SELECT original FROM (SELECT event.* FROM cloudtrail)`: true,
 		`SELECT e.event.original FROM cloudtrail e`:             true,
+		`DESCRIBE cloudtrail`:                                   true,
+		` describe SELECT event.action FROM cloudtrail`:         true,
 	} {
 		if got := needsOriginals(q); got != want {
 			t.Errorf("needsOriginals(%s) = %v, want %v", q, got, want)
@@ -301,5 +303,21 @@ func TestRewriteOriginal(t *testing.T) {
 		if got := rewriteOriginal(q); got != want {
 			t.Errorf("rewriteOriginal(%s)\n = %s\nwant %s", q, got, want)
 		}
+	}
+}
+
+// TestOriginalAsStructFieldHint: the record read as a field of the struct gets a hint naming the
+// way to read it.
+func TestOriginalAsStructFieldHint(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	evs, _ := parseFile(t, "../parse/cloudtrail/testdata/golden/records.json", "cloudtrail")
+	ingest(t, l, "records.json", evs, nil)
+	_, err = l.Query(context.Background(), `SELECT event['original'] FROM cloudtrail`, QueryOptions{})
+	if err == nil || !strings.Contains(err.Error(), "write event.original") {
+		t.Errorf("want the hint, got %v", err)
 	}
 }

@@ -293,6 +293,8 @@ func hint(msg string) string {
 	case strings.Contains(msg, "Parquet") && (strings.Contains(msg, "not valid UTF8") || strings.Contains(msg, "Decompression failure")),
 		strings.Contains(msg, "No magic bytes found"), strings.Contains(msg, "Corrupt"), strings.Contains(msg, "corrupt"):
 		return "a file of the lake is damaged: 'ramen lake check --full' finds it, '--repair' moves it aside and says which objects to ingest again"
+	case strings.Contains(msg, `"original"`) && strings.Contains(msg, "struct"):
+		return `the record is not a field of the event struct in ramen's views but a column of its own: write event.original (docs/lake.md, "The original record")`
 	case strings.Contains(msg, "Referenced column") && strings.Contains(msg, "not found"),
 		strings.Contains(msg, "Referenced table") && strings.Contains(msg, "not found"):
 		return "ECS fields are nested columns (source.ip, event.action, user.name), present in a view only when its events have them; 'DESCRIBE <view>' lists them"
