@@ -232,12 +232,38 @@ func FromJSON(v *fastjson.Value) Value {
 			case fastjson.TypeNumber, fastjson.TypeTrue, fastjson.TypeFalse:
 				l = append(l, x.String())
 			default:
-				return JSON(v.String())
+				return JSON(EscapeControls(v.String()))
 			}
 		}
 		return Strings(l...)
 	}
-	return JSON(v.String())
+	return JSON(EscapeControls(v.String()))
+}
+
+// EscapeControls makes JSON that a lenient parser wrote back out valid: fastjson accepts raw
+// control characters inside strings (JSON does not) and writes them out as they were, which would
+// make every JSON output with that value invalid. Such text is compact (no whitespace outside
+// strings), so each byte below 0x20 is inside a string, and is written \u00XX. Text without one is
+// returned as it is.
+func EscapeControls(s string) string {
+	i := 0
+	for i < len(s) && s[i] >= 0x20 {
+		i++
+	}
+	if i == len(s) {
+		return s
+	}
+	const hex = "0123456789abcdef"
+	b := make([]byte, 0, len(s)+16)
+	b = append(b, s[:i]...)
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 {
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+		} else {
+			b = append(b, c)
+		}
+	}
+	return string(b)
 }
 
 // SortFields orders the fields by key, which makes output and golden files deterministic.

@@ -227,3 +227,22 @@ func TestFarTimeValues(t *testing.T) {
 		t.Error("far times out of order in Int")
 	}
 }
+
+// TestEscapeControls: JSON text with raw control characters in its strings (fastjson reads and
+// writes them) becomes valid JSON with the same strings.
+func TestEscapeControls(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"a":"b"}`:           `{"a":"b"}`,
+		"{\"a\":\"x\x00y\"}":  `{"a":"x\u0000y"}`,
+		"[\"\x1f\",\"\t\n\"]": `["\u001f","\u0009\u000a"]`,
+		"":                    "",
+	} {
+		got := EscapeControls(in)
+		if got != want {
+			t.Errorf("EscapeControls(%q) = %q, want %q", in, got, want)
+		}
+		if in != "" && !json.Valid([]byte(got)) {
+			t.Errorf("EscapeControls(%q) = %q: not JSON", in, got)
+		}
+	}
+}

@@ -341,7 +341,7 @@ func setJSON(jr *jsonrec.Rec, e *event.Event, key string, v *fastjson.Value) err
 		if err := fastjson.ValidateBytes(b); err != nil {
 			return fmt.Errorf("%w: %v", errInvalidJSON, err)
 		}
-		e.Add(key, event.JSON(jr.Piece(b)))
+		e.Add(key, event.JSON(event.EscapeControls(jr.Piece(b))))
 	default:
 		e.Add(key, event.FromJSON(v))
 	}
