@@ -55,9 +55,11 @@ type Lake struct {
 	// processes are kept out by the lock file.)
 	parts  sync.Mutex
 	remote *remote // nil for a local lake
-	// udfs are the functions registered on db that rebuild records (original.go), by name.
-	udfMu sync.Mutex
-	udfs  map[string]bool
+	// udfs are the functions registered on db that rebuild records (original.go), by name, and
+	// described the columns of the views' sources; udfMu guards both.
+	udfMu     sync.Mutex
+	udfs      map[string]*udfRegistration
+	described map[[32]byte][]sourceColumn // the columns of the views' sources, by their SQL
 	// schemas knows the schema of each file, for the views (schemas.go).
 	schemas schemaCache
 	// Warnings says what Open found and worked around (a batch that could not be recovered).

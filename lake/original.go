@@ -63,7 +63,13 @@ func refOf(orig, s string) (off int, ok bool) {
 // referable reports whether a column's path can be written in a template: it must not hold the
 // template's own delimiters (paths come from field keys, and some types take keys from the logs).
 func referable(path string) bool {
-	return path != "" && !strings.ContainsAny(path, "\x01\x02")
+	if path == "" || strings.ContainsAny(path, "\x01\x02") {
+		return false
+	}
+	// The views' partition columns hide a file's own top-level column of that name (the writer
+	// renames them; a file written before it did may have one).
+	top, _, _ := strings.Cut(path, ".")
+	return !partitionColumn(top)
 }
 
 // appendTemplate appends the template of orig to b: each span of refs (in any order) is replaced
@@ -134,69 +140,12 @@ func (a *Appender) addOriginal(c *column, row int32, orig string, refs []ref) {
 	c.add(row, event.String(bytesString(a.tmpl)))
 }
 
-// needsOriginals reports whether a query may read event.original: it names "original" (other
-// than user_agent.original, url.original and the _original column), selects a star (SELECT *,
-// t.*; not count(*)), or lists a view's columns (DESCRIBE). Only then do the views have the event.original column: a view's column is
-// not computed when no query reads it, but the views' DESCRIBE, which finds the columns a template
-// can name, is not free on thousands of files. A false positive only costs that.
-func needsOriginals(query string) bool {
-	q := strings.ToLower(query)
-	// DESCRIBE (and SHOW, SUMMARIZE) list a view's columns: event.original is one of them.
-	if f := strings.Fields(q); len(f) > 0 && (f[0] == "describe" || f[0] == "show" || f[0] == "summarize") {
-		return true
-	}
-	for i := 0; ; {
-		k := strings.Index(q[i:], "original")
-		if k < 0 {
-			break
-		}
-		a := i + k
-		i = a + len("original")
-		if a > 0 && isIdent(q[a-1]) {
-			continue // _original, or a longer name
-		}
-		// The struct it is a field of, if it is written as one: skip quotes and spaces to a dot,
-		// then to the name before it.
-		j := a - 1
-		for j >= 0 && (q[j] == '"' || isSpace(q[j])) {
-			j--
-		}
-		if j >= 0 && q[j] == '.' {
-			j--
-			for j >= 0 && (q[j] == '"' || isSpace(q[j])) {
-				j--
-			}
-			end := j + 1
-			for j >= 0 && isIdent(q[j]) {
-				j--
-			}
-			if p := q[j+1 : end]; p == "user_agent" || p == "url" {
-				continue
-			}
-		}
-		return true
-	}
-	for i := 0; i < len(q); i++ {
-		if q[i] != '*' {
-			continue
-		}
-		j := i - 1
-		for j >= 0 && isSpace(q[j]) {
-			j--
-		}
-		if j < 0 || q[j] != '(' {
-			return true
-		}
-	}
-	return false
-}
-
 // originalColumn is the name of the views' column of the rebuilt record. It is a top-level
 // column, not a field of the event struct: DuckDB computes a view's struct column whole, for every
 // row a filter looks at, so a rebuilt event.original inside the struct made every query on any
 // event.* field rebuild every record it read (a count by event.action over 2M rows: 1 s, not
 // 0.05 s; a lookup of one event by event.id: the same). A top-level column is computed only when
-// a query selects it, and only for the rows that pass its filters.
+// a query selects it, and only for the rows that pass its filters, so every view has it.
 const originalColumn = "event.original"
 
 // rewriteOriginal makes a query's event.original (bare or quoted, with or without a table before
@@ -207,8 +156,17 @@ func rewriteOriginal(query string) string {
 	last := 0
 	for i := 0; i < len(query); {
 		switch c := query[i]; {
+		case c == '\'' && i > 0 && (query[i-1] == 'e' || query[i-1] == 'E') && (i == 1 || !isIdent(query[i-2])):
+			i = skipEscaped(query, i) // E'...': backslash escapes
 		case c == '\'':
 			i = skipQuoted(query, i, '\'')
+		case c == '$' && dollarTag(query[i:]) != "":
+			tag := dollarTag(query[i:])
+			if k := strings.Index(query[i+len(tag):], tag); k >= 0 {
+				i += len(tag) + k + len(tag)
+			} else {
+				i = len(query)
+			}
 		case c == '-' && strings.HasPrefix(query[i:], "--"):
 			if k := strings.IndexByte(query[i:], '\n'); k >= 0 {
 				i += k + 1
@@ -216,11 +174,7 @@ func rewriteOriginal(query string) string {
 				i = len(query)
 			}
 		case c == '/' && strings.HasPrefix(query[i:], "/*"):
-			if k := strings.Index(query[i+2:], "*/"); k >= 0 {
-				i += k + 4
-			} else {
-				i = len(query)
-			}
+			i = skipComment(query, i)
 		case c == '"' || isIdent(c):
 			name, j := identAt(query, i)
 			if !strings.EqualFold(name, "event") || i > 0 && isIdent(query[i-1]) {
@@ -268,6 +222,59 @@ func skipQuoted(s string, i int, q byte) int {
 				continue
 			}
 			return j + 1
+		}
+	}
+	return len(s)
+}
+
+// skipEscaped returns the index after the E'...' string whose quote is at i: a backslash escapes
+// the byte after it, and ” is a quote.
+func skipEscaped(s string, i int) int {
+	for j := i + 1; j < len(s); j++ {
+		switch s[j] {
+		case '\\':
+			j++
+		case '\'':
+			if j+1 < len(s) && s[j+1] == '\'' {
+				j++
+				continue
+			}
+			return j + 1
+		}
+	}
+	return len(s)
+}
+
+// dollarTag returns the $tag$ that opens a dollar-quoted string at the start of s, or "".
+func dollarTag(s string) string {
+	for j := 1; j < len(s); j++ {
+		switch c := s[j]; {
+		case c == '$':
+			if j > 1 && s[1] >= '0' && s[1] <= '9' {
+				return "" // $1: a parameter
+			}
+			return s[:j+1]
+		case !isIdent(c):
+			return ""
+		}
+	}
+	return ""
+}
+
+// skipComment returns the index after the block comment at i; block comments nest.
+func skipComment(s string, i int) int {
+	depth := 0
+	for j := i; j+1 < len(s); j++ {
+		switch {
+		case s[j] == '/' && s[j+1] == '*':
+			depth++
+			j++
+		case s[j] == '*' && s[j+1] == '/':
+			depth--
+			j++
+			if depth == 0 {
+				return j + 1
+			}
 		}
 	}
 	return len(s)
@@ -369,12 +376,12 @@ func sqlPath(path string) string {
 // A path the row has no column for is an error, never a record silently rebuilt wrong.
 func originalSQL(textCols []string) string {
 	var cases strings.Builder
-	cases.WriteString(`CASE split_part(_ramen_part, chr(2), 1) WHEN '' THEN chr(1)`)
+	cases.WriteString(`CASE lower(split_part(_ramen_part, chr(2), 1)) WHEN '' THEN chr(1)`)
 	for _, c := range textCols {
 		if c == "_original" || !referable(c) {
 			continue
 		}
-		fmt.Fprintf(&cases, " WHEN %s THEN %s", sqlString(c), sqlPath(c))
+		fmt.Fprintf(&cases, " WHEN %s THEN %s", sqlString(strings.ToLower(c)), sqlPath(c))
 	}
 	cases.WriteString(` ELSE error('event.original: the template names a column the row does not have: ' || split_part(_ramen_part, chr(2), 1)) END`)
 	return `array_to_string(list_transform(string_split(_original, chr(1)), (_ramen_part, _ramen_i) -> ` +
@@ -384,8 +391,34 @@ func originalSQL(textCols []string) string {
 // column is a column of a view's source, as DESCRIBE gives it.
 type sourceColumn struct{ name, typ string }
 
-// describe returns the columns of a FROM expression.
+// describe returns the columns of a FROM expression. The views are made again for every query, over
+// files that rarely change between two queries, so the answer is kept by the expression (which
+// names every file): binding thousands of files again cost a tenth of a count over them.
 func (l *Lake) describe(ctx context.Context, src string) ([]sourceColumn, error) {
+	key := sha256.Sum256([]byte(src))
+	l.udfMu.Lock()
+	cols, ok := l.described[key]
+	l.udfMu.Unlock()
+	if ok {
+		return cols, nil
+	}
+	cols, err := l.describeNow(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	l.udfMu.Lock()
+	if len(l.described) >= 64 {
+		clear(l.described) // the file sets of the past: a fresh start costs one DESCRIBE each
+	}
+	if l.described == nil {
+		l.described = map[[32]byte][]sourceColumn{}
+	}
+	l.described[key] = cols
+	l.udfMu.Unlock()
+	return cols, nil
+}
+
+func (l *Lake) describeNow(ctx context.Context, src string) ([]sourceColumn, error) {
 	rows, err := l.db.QueryContext(ctx, "DESCRIBE SELECT * FROM "+src)
 	if err != nil {
 		return nil, err
@@ -406,7 +439,7 @@ func (l *Lake) describe(ctx context.Context, src string) ([]sourceColumn, error)
 // originalSelect returns the SQL of the "event.original" column over a source of columns cols:
 // rebuilt from _original, or taken from the event struct of files written before templates (a
 // source can hold files of both kinds), or NULL when the source has neither.
-func (l *Lake) originalSelect(cols []sourceColumn) (string, error) {
+func (l *Lake) originalSelect(ctx context.Context, cols []sourceColumn) (string, error) {
 	var text []string
 	tmpl := false
 	for _, c := range cols {
@@ -419,7 +452,7 @@ func (l *Lake) originalSelect(cols []sourceColumn) (string, error) {
 	var expr string
 	switch {
 	case tmpl:
-		call, err := l.originalFunc(text)
+		call, err := l.originalFunc(ctx, text)
 		if err != nil {
 			return "", err
 		}
@@ -464,7 +497,9 @@ func (f *originalUDF) Executor() duckdb.ScalarFuncExecutor {
 			return nil, nil
 		}
 		return rebuildOriginal(tmpl, func(path string) (string, bool) {
-			i, ok := f.index[path]
+			// By name in any case: DuckDB reads a column "Message" of one file and "message" of
+			// another as one column, with the first one's name.
+			i, ok := f.index[strings.ToLower(path)]
 			if !ok {
 				return "", false
 			}
@@ -476,7 +511,7 @@ func (f *originalUDF) Executor() duckdb.ScalarFuncExecutor {
 
 // originalFunc returns the SQL call that rebuilds a row's record over the text columns paths,
 // registering its function if needed.
-func (l *Lake) originalFunc(paths []string) (string, error) {
+func (l *Lake) originalFunc(ctx context.Context, paths []string) (string, error) {
 	var keep []string
 	for _, p := range paths {
 		if p != "_original" && p != "event.original" && referable(p) {
@@ -490,28 +525,62 @@ func (l *Lake) originalFunc(paths []string) (string, error) {
 		args[i] = sqlPath(p)
 	}
 	call := name + "(" + strings.Join(append([]string{"_original"}, args...), ", ") + ")"
+	// One registration per name (DuckDB refuses a second), made outside udfMu: the connection may
+	// be busy (a caller's rows still open), and waiting for it must not hold up other views.
 	l.udfMu.Lock()
-	defer l.udfMu.Unlock()
-	if l.udfs[name] {
-		return call, nil
+	reg, ok := l.udfs[name]
+	if !ok {
+		reg = &udfRegistration{done: make(chan struct{})}
+		if l.udfs == nil {
+			l.udfs = map[string]*udfRegistration{}
+		}
+		l.udfs[name] = reg
+	}
+	l.udfMu.Unlock()
+	if ok {
+		select {
+		case <-reg.done:
+			if reg.err != nil {
+				return "", reg.err
+			}
+			return call, nil
+		case <-ctx.Done():
+			return "", ctx.Err()
+		}
 	}
 	f := &originalUDF{index: make(map[string]int, len(keep))}
 	for i, p := range keep {
-		f.index[p] = i
+		f.index[strings.ToLower(p)] = i
 	}
-	conn, err := l.db.Conn(context.Background())
+	reg.err = l.registerUDF(ctx, name, f)
+	if reg.err != nil {
+		l.udfMu.Lock()
+		delete(l.udfs, name) // the next view tries again
+		l.udfMu.Unlock()
+	}
+	close(reg.done)
+	if reg.err != nil {
+		return "", reg.err
+	}
+	return call, nil
+}
+
+// udfRegistration is a function's registration, done or under way.
+type udfRegistration struct {
+	done chan struct{} // closed when it is over
+	err  error
+}
+
+func (l *Lake) registerUDF(ctx context.Context, name string, f duckdb.ScalarFunc) error {
+	conn, err := l.db.Conn(ctx)
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer conn.Close()
 	if err := duckdb.RegisterScalarUDF(conn, name, f); err != nil {
-		return "", fmt.Errorf("function %s: %w", name, err)
+		return fmt.Errorf("function %s: %w", name, err)
 	}
-	if l.udfs == nil {
-		l.udfs = map[string]bool{}
-	}
-	l.udfs[name] = true
-	return call, nil
+	return nil
 }
 
 // hasColumn reports whether a source has a top-level column.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -181,75 +182,6 @@ func TestOriginalsReadBack(t *testing.T) {
 	}
 }
 
-// TestViewsRebuildOnlyWhenAsked: a query that cannot read event.original gets views without the
-// column (their DESCRIBE is skipped); one that can gets it, under whichever spelling.
-func TestViewsRebuildOnlyWhenAsked(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	evs, _ := parseFile(t, "../parse/cloudtrail/testdata/golden/records.json", "cloudtrail")
-	ingest(t, l, "records.json", evs, nil)
-	viewSQL := func() string {
-		var s string
-		if err := l.DB().QueryRow(`SELECT sql FROM duckdb_views() WHERE view_name = 'cloudtrail'`).Scan(&s); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	for _, tc := range []struct {
-		q       string
-		rebuild bool
-	}{
-		{`SELECT event.action, count(*) FROM cloudtrail GROUP BY 1`, false},
-		{`SELECT count(*) FROM cloudtrail WHERE "event"."action" = 'x'`, false},
-		{`SELECT event.original FROM cloudtrail`, true},
-		{`SELECT * FROM cloudtrail`, true},
-		{`SELECT c.* FROM cloudtrail c`, true},
-		{`SELECT to_json(event) FROM cloudtrail`, false},
-		{`SELECT json_extract_string(event.ORIGINAL, '$.x') FROM cloudtrail`, true},
-		{`SELECT c."event" . "original" FROM cloudtrail c WHERE event.action = 'x'`, true},
-		{`SELECT user_agent.original FROM cloudtrail`, false},
-	} {
-		rows, err := l.Query(context.Background(), tc.q, QueryOptions{})
-		if err != nil {
-			t.Fatalf("%s: %v", tc.q, err)
-		}
-		scanAll(t, rows)
-		if got := strings.Contains(viewSQL(), `AS "event.original"`); got != tc.rebuild {
-			t.Errorf("%s: view rebuilds originals %v, want %v", tc.q, got, tc.rebuild)
-		}
-	}
-}
-
-// TestNeedsOriginals covers the text rules behind the views' choice.
-func TestNeedsOriginals(t *testing.T) {
-	for q, want := range map[string]bool{
-		`SELECT count(*) FROM cloudtrail`:                       false,
-		`SELECT count( * ) FROM cloudtrail`:                     false,
-		`SELECT event.action FROM cloudtrail`:                   false,
-		`SELECT "event" . "action" FROM cloudtrail`:             false,
-		`SELECT count(*) FROM events WHERE event.outcome = 'x'`: false,
-		`SELECT eventual FROM t`:                                false,
-		`SELECT * FROM cloudtrail`:                              true,
-		`SELECT to_json(event) FROM cloudtrail`:                 false, // the struct has no original
-		`SELECT event.Original FROM cloudtrail`:                 true,
-		`SELECT a * 2 FROM t`:                                   true, // harmless: only slower
-		`SELECT user_agent.original, count(*) FROM cloudtrail`:  false,
-		`SELECT "url" . "original" FROM elb`:                    false,
-		`SELECT _original FROM cloudtrail`:                      false, // the stored template
-		`SELECT original FROM (SELECT event.* FROM cloudtrail)`: true,
-		`SELECT e.event.original FROM cloudtrail e`:             true,
-		`DESCRIBE cloudtrail`:                                   true,
-		` describe SELECT event.action FROM cloudtrail`:         true,
-	} {
-		if got := needsOriginals(q); got != want {
-			t.Errorf("needsOriginals(%s) = %v, want %v", q, got, want)
-		}
-	}
-}
-
 // TestOriginalsBeforeTemplates: a lake written before templates keeps event.original inside the
 // event struct; a view over old and new files together reads both.
 func TestOriginalsBeforeTemplates(t *testing.T) {
@@ -299,6 +231,11 @@ func TestRewriteOriginal(t *testing.T) {
 		`SELECT user_agent.original, event.originals, myevent.original FROM t`: `SELECT user_agent.original, event.originals, myevent.original FROM t`,
 		`SELECT event.action FROM t`:                                           `SELECT event.action FROM t`,
 		`SELECT "event.original" FROM t`:                                       `SELECT "event.original" FROM t`,
+		`SELECT $$it's event.original$$, event.original FROM t`:                `SELECT $$it's event.original$$, "event.original" FROM t`,
+		`SELECT $q$ event.original $q$, event.original`:                        `SELECT $q$ event.original $q$, "event.original"`,
+		`SELECT E'\' event.original', event.original`:                          `SELECT E'\' event.original', "event.original"`,
+		`SELECT /* a /* b */ event.original */ event.original`:                 `SELECT /* a /* b */ event.original */ "event.original"`,
+		`SELECT $1, event.original FROM t`:                                     `SELECT $1, "event.original" FROM t`,
 	} {
 		if got := rewriteOriginal(q); got != want {
 			t.Errorf("rewriteOriginal(%s)\n = %s\nwant %s", q, got, want)
@@ -319,5 +256,163 @@ func TestOriginalAsStructFieldHint(t *testing.T) {
 	_, err = l.Query(context.Background(), `SELECT event['original'] FROM cloudtrail`, QueryOptions{})
 	if err == nil || !strings.Contains(err.Error(), "write event.original") {
 		t.Errorf("want the hint, got %v", err)
+	}
+}
+
+// rv builds an event of type typ whose text fields are pieces of orig: each field is key=needle,
+// the value being orig's own bytes of needle's first occurrence.
+func rv(typ, id, orig string, kv ...string) *event.Event {
+	e := event.New(typ, orig, 8)
+	e.ID = id
+	e.Timestamp = time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	for i := 0; i+1 < len(kv); i += 2 {
+		j := strings.Index(orig, kv[i+1])
+		e.Add(kv[i], event.String(orig[j:j+len(kv[i+1])]))
+	}
+	return e
+}
+
+// checkOriginals reads typ's records back through its view, the events view and Scan.
+func checkOriginals(t *testing.T, l *Lake, typ string, evs ...*event.Event) {
+	t.Helper()
+	for _, q := range []string{`SELECT _id, event.original FROM ` + quoteIdent(typ), `SELECT _id, event.original FROM events WHERE type = ` + sqlString(typ)} {
+		got := map[string]string{}
+		for _, r := range queryRows(t, l, q) {
+			got[r[0].(string)], _ = r[1].(string)
+		}
+		for _, e := range evs {
+			if got[e.ID] != e.Original {
+				t.Errorf("%s: %s = %q, want %q", q, e.ID, got[e.ID], e.Original)
+			}
+		}
+	}
+	got := map[string]string{}
+	if _, err := l.Scan(context.Background(), typ, QueryOptions{}, func(e *event.Event) error { got[e.ID] = e.Original; return nil }); err != nil {
+		t.Fatalf("scan %s: %v", typ, err)
+	}
+	for _, e := range evs {
+		if got[e.ID] != e.Original {
+			t.Errorf("scan %s: %s = %q, want %q", typ, e.ID, got[e.ID], e.Original)
+		}
+	}
+}
+
+// TestOriginalsAcrossBatches: what DuckDB does when it reads files of different batches as one
+// (keys that differ only in case become one column, named as the first file has it) does not
+// change a record, before or after compaction.
+func TestOriginalsAcrossBatches(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a := rv("t1", "a", `{"Message":"hello world","h":{"Host":"web-01"}}`, "Message", "hello world", "h.Host", "web-01")
+	b := rv("t1", "b", `{"message":"other text","h":{"host":"web-02"}}`, "message", "other text", "h.host", "web-02")
+	ingest(t, l, "a", []*event.Event{a}, nil)
+	ingest(t, l, "b", []*event.Event{b}, nil)
+	checkOriginals(t, l, "t1", a, b)
+	if _, err := l.Compact(context.Background(), CompactOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkOriginals(t, l, "t1", a, b)
+}
+
+// TestOriginalsHiveNames: a record's own top-level type, date or hour (hidden in the views by the
+// partition columns of those names) is never a reference.
+func TestOriginalsHiveNames(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a := rv("t6", "a", `{"type":"login-ok","date":"yesterday","hour":"noon","Type":"x-upper"}`, "type", "login-ok", "date", "yesterday", "hour", "noon", "Type", "x-upper")
+	ingest(t, l, "a", []*event.Event{a}, nil)
+	checkOriginals(t, l, "t6", a)
+}
+
+// TestOriginalsEventsAcrossTypes: in the events view, a path that is text in one type and a struct
+// in another does not stop either type's records from being rebuilt.
+func TestOriginalsEventsAcrossTypes(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a := rv("tla", "a", `{"x":"abc-text"}`, "x", "abc-text", "event.action", "abc-text")
+	b := rv("tlb", "b", `{"x":{"y":"def-text"}}`, "x.y", "def-text")
+	ingest(t, l, "a", []*event.Event{a, b}, nil)
+	checkOriginals(t, l, "tla", a)
+	checkOriginals(t, l, "tlb", b)
+	if got := queryRows(t, l, `SELECT count(*), count(event.action) FROM events`); fmt.Sprint(got) != "[[2 1]]" {
+		t.Errorf("events: %v", got)
+	}
+}
+
+// TestEveryQueryFormSeesOriginals: whatever names the columns (a star, the view alone, COPY,
+// DESCRIBE), a query gets event.original, and never the stored template.
+func TestEveryQueryFormSeesOriginals(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	evs, _ := parseFile(t, "../parse/cloudtrail/testdata/golden/records.json", "cloudtrail")
+	ingest(t, l, "records.json", evs, nil)
+	out := filepath.Join(t.TempDir(), "export.json")
+	for _, q := range []string{`SELECT * FROM cloudtrail`, `FROM cloudtrail`, `SELECT COLUMNS(*) FROM cloudtrail`, `DESCRIBE cloudtrail`, `SELECT * FROM events`} {
+		rows, err := l.Query(context.Background(), q, QueryOptions{})
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		cols, _ := rows.Columns()
+		data := fmt.Sprint(scanAll(t, rows))
+		all := strings.Join(cols, " ") + data
+		if !strings.Contains(all, "event.original") || strings.Contains(all, "_original") || strings.Contains(data, "\x01") {
+			t.Errorf("%s: columns %v", q, cols)
+		}
+	}
+	rows, err := l.Query(context.Background(), `COPY (SELECT _id, event.original FROM cloudtrail) TO `+sqlString(out)+` (FORMAT json)`, QueryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scanAll(t, rows)
+	b, _ := os.ReadFile(out)
+	if !strings.Contains(string(b), "eventVersion") || bytes.Contains(b, []byte("\u0001")) {
+		t.Errorf("exported records: %.300s", b)
+	}
+}
+
+// TestConcurrentQueries: queries on one Lake from several goroutines, some reading records and
+// some not, all succeed.
+func TestConcurrentQueries(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	evs, _ := parseFile(t, "../parse/cloudtrail/testdata/golden/records.json", "cloudtrail")
+	ingest(t, l, "records.json", evs, nil)
+	errs := make(chan error, 40)
+	var wg sync.WaitGroup
+	for _, q := range []string{`SELECT event.original FROM cloudtrail`, `SELECT event.action FROM cloudtrail`} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				rows, err := l.Query(context.Background(), q, QueryOptions{})
+				if err != nil {
+					errs <- err
+					continue
+				}
+				for rows.Next() {
+				}
+				rows.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

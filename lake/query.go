@@ -24,9 +24,9 @@ type QueryOptions struct {
 	// Only, when set, names the views to make (Query sets it to the names its SQL mentions): making
 	// a view reads the footer of every file it covers.
 	Only []string
-	// Originals gives the views their "event.original" column, the records put back together from
-	// the files' templates (original.go). Query sets it for SQL that may read it (needsOriginals).
-	Originals bool
+	// Templates makes views that keep each record's stored template (_original) instead of having
+	// the "event.original" column, for a caller that rebuilds records itself (Scan); no events view.
+	Templates bool
 }
 
 // wanted reports whether the view name is to be made.
@@ -115,77 +115,100 @@ func (l *Lake) Views(ctx context.Context, opt QueryOptions) ([]string, error) {
 		filter = " WHERE " + strings.Join(conds, " AND ")
 	}
 	var names []string
-	for _, t := range types {
-		if !opt.wanted(t) {
-			continue
+	// Each type's files, its FROM expression and its columns, made once for its view and the
+	// events view.
+	type source struct {
+		src  string
+		cols []sourceColumn
+	}
+	srcs := map[string]*source{}
+	sourceOf := func(t string) (*source, error) {
+		if s, ok := srcs[t]; ok {
+			return s, nil
 		}
 		files := l.sources(t, opt.Since, opt.Until)
 		if len(files) == 0 {
 			// Nothing in range: the view still exists, over every file, and filters all out.
-			if files = l.sources(t, time.Time{}, time.Time{}); len(files) == 0 {
-				continue
+			files = l.sources(t, time.Time{}, time.Time{})
+		}
+		var s *source
+		if len(files) > 0 {
+			s = &source{src: l.parquetSource(files)}
+			if !opt.Templates {
+				cols, err := l.describe(ctx, s.src)
+				if err != nil {
+					return nil, err
+				}
+				s.cols = cols
 			}
 		}
-		src := l.parquetSource(files)
+		srcs[t] = s
+		return s, nil
+	}
+	for _, t := range types {
+		if !opt.wanted(t) {
+			continue
+		}
+		s, err := sourceOf(t)
+		if err != nil {
+			return nil, fmt.Errorf("view %s: %w", t, err)
+		}
+		if s == nil {
+			continue
+		}
 		sel := "*"
-		if opt.Originals {
-			cols, err := l.describe(ctx, src)
-			if err != nil {
-				return nil, fmt.Errorf("view %s: %w", t, err)
-			}
-			orig, err := l.originalSelect(cols)
+		if !opt.Templates {
+			orig, err := l.originalSelect(ctx, s.cols)
 			if err != nil {
 				return nil, fmt.Errorf("view %s: %w", t, err)
 			}
 			sel = "*, " + orig
-			if hasColumn(cols, "_original") {
+			if hasColumn(s.cols, "_original") {
 				sel = "* EXCLUDE (_original), " + orig
 			}
 		}
-		q := fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s%s`, quoteIdent(t), sel, src, filter)
+		q := fmt.Sprintf(`CREATE OR REPLACE VIEW %s AS SELECT %s FROM %s%s`, quoteIdent(t), sel, s.src, filter)
 		if _, err := l.db.ExecContext(ctx, q); err != nil {
 			return nil, fmt.Errorf("view %s: %w", t, err)
 		}
 		names = append(names, t)
 	}
-	// events: the common columns of all types.
-	all := l.sources("*", opt.Since, opt.Until)
-	if len(all) == 0 {
-		all = l.sources("*", time.Time{}, time.Time{})
-	}
-	if len(all) > 0 && opt.wanted("events") {
-		src := l.parquetSource(all)
-		srcCols, err := l.describe(ctx, src)
-		if err != nil {
-			return nil, fmt.Errorf("view events: %w", err)
-		}
-		have := map[string]bool{}
-		for _, c := range srcCols {
-			have[c.name] = true
-		}
-		cols := []string{`"@timestamp"`, "_id", "type", "date", "hour"}
-		for _, c := range Common {
-			if have[c] {
-				cols = append(cols, quoteIdent(c))
+	// events: the common columns of all types (alerts live in the lake as a type of their own, but
+	// they are not log events), one SELECT per type joined by name: each type's record is rebuilt
+	// from its own columns, and a column of one type never has to be read as another type's.
+	if opt.wanted("events") && !opt.Templates {
+		var sels []string
+		for _, t := range types {
+			if t == "alerts" {
+				continue
 			}
-		}
-		if opt.Originals {
-			orig, err := l.originalSelect(srcCols)
+			s, err := sourceOf(t)
+			if err != nil {
+				return nil, fmt.Errorf("view events: %w", err)
+			}
+			if s == nil {
+				continue
+			}
+			cols := []string{`"@timestamp"`, "_id", "type", "date", "hour"}
+			for _, c := range Common {
+				if hasColumn(s.cols, c) {
+					cols = append(cols, quoteIdent(c))
+				}
+			}
+			orig, err := l.originalSelect(ctx, s.cols)
 			if err != nil {
 				return nil, fmt.Errorf("view events: %w", err)
 			}
 			cols = append(cols, orig)
+			sels = append(sels, fmt.Sprintf("SELECT %s FROM %s%s", strings.Join(cols, ", "), s.src, filter))
 		}
-		// Alerts live in the lake as their own type, but they are not log events.
-		where := " WHERE type <> 'alerts'"
-		if filter != "" {
-			where = filter + " AND type <> 'alerts'"
+		if len(sels) > 0 {
+			q := "CREATE OR REPLACE VIEW events AS " + strings.Join(sels, " UNION ALL BY NAME ")
+			if _, err := l.db.ExecContext(ctx, q); err != nil {
+				return nil, fmt.Errorf("view events: %w", err)
+			}
+			names = append(names, "events")
 		}
-		q := fmt.Sprintf("CREATE OR REPLACE VIEW events AS SELECT %s FROM %s%s", strings.Join(cols, ", "), src, where)
-		if _, err := l.db.ExecContext(ctx, q); err != nil {
-			return nil, fmt.Errorf("view events: %w", err)
-		}
-		names = append(names, "events")
 	}
 	if !opt.wanted("rejected") {
 		return names, nil
@@ -225,7 +248,6 @@ func (l *Lake) Query(ctx context.Context, query string, opt QueryOptions) (*sql.
 		}
 	}
 	query = rewriteOriginal(query)
-	opt.Originals = opt.Originals || needsOriginals(query)
 	rows, err := l.queryViews(ctx, query, opt, "")
 	return rows, err
 }

@@ -49,10 +49,19 @@ func newSchema() *schema {
 // add records a field and returns the column path it is written under: its own key, unless a leaf
 // and a struct would share a name ("a.b" and "a.b.c"), in which case the later key is renamed by
 // joining its remaining segments with '_' ("a.b_c"), or a trailing '_' for a leaf ("a.b_"); or
-// unless two names differ only in case ("Host", "host"), when the later one gets a trailing '_'.
+// unless two names differ only in case ("Host", "host"), when the later one gets a trailing '_';
+// or unless its first segment is a partition column's name (type, date, hour, in any case), which
+// gets a trailing '_' ("type_"): readers of the Hive layout would see the partition's value there.
 func (s *schema) add(key string, k event.Kind) string {
 	if p, ok := s.paths[key]; ok {
 		key = p
+	} else if top, rest, dotted := strings.Cut(key, "."); partitionColumn(top) {
+		renamed := top + "_"
+		if dotted {
+			renamed += "." + rest
+		}
+		s.paths[key] = renamed
+		return s.add(renamed, k)
 	}
 	n := s.root
 	segs := strings.Split(key, ".")
@@ -178,3 +187,12 @@ func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`)
 
 // sqlString quotes a SQL string literal.
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// partitionColumn reports whether a top-level name is one of the Hive partition columns.
+func partitionColumn(name string) bool {
+	switch strings.ToLower(name) {
+	case "type", "date", "hour":
+		return true
+	}
+	return false
+}
