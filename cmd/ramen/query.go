@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -198,16 +199,40 @@ type orderedRow struct {
 
 func rowObject(cols []string, vals []any) orderedRow { return orderedRow{cols, vals} }
 
+// The views' column "event.original" is written where ECS JSON has it: as the original field of
+// the event object (the row's event column when it has one), so that .event.original reads it as
+// it reads every ECS document's.
 func (r orderedRow) MarshalJSON() ([]byte, error) {
+	orig, ev := slices.Index(r.cols, "event.original"), slices.Index(r.cols, "event")
+	var evMap map[string]any
+	if orig >= 0 && ev >= 0 {
+		evMap, _ = jsonValue(r.vals[ev]).(map[string]any)
+		if evMap == nil && r.vals[ev] != nil {
+			orig = -1 // an event column that is not a struct: leave both as they are
+		}
+	}
 	b := []byte{'{'}
 	for i, c := range r.cols {
-		if i > 0 {
+		val := jsonValue(r.vals[i])
+		switch {
+		case i == orig && ev >= 0:
+			continue // written into the event column
+		case i == orig:
+			c, val = "event", map[string]any{"original": val}
+		case i == ev && orig >= 0:
+			if evMap == nil {
+				evMap = map[string]any{}
+			}
+			evMap["original"] = jsonValue(r.vals[orig])
+			val = evMap
+		}
+		if len(b) > 1 {
 			b = append(b, ',')
 		}
 		k, _ := json.Marshal(c)
 		b = append(b, k...)
 		b = append(b, ':')
-		v, err := json.Marshal(jsonValue(r.vals[i]))
+		v, err := json.Marshal(val)
 		if err != nil {
 			return nil, err
 		}
