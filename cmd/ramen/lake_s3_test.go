@@ -251,7 +251,7 @@ func TestLakeOnS3Kill(t *testing.T) {
 	s.proxy.DenyPut(func(key string) bool { return strings.Contains(key, "/_manifest/") })
 	s.proxy.OnPut(func(key string) {
 		if strings.Contains(key, "/_manifest/") {
-			once.Do(func() { cmd.Process.Kill(); close(killed) })
+			once.Do(func() { close(killed); cmd.Process.Kill() }) // closed first: Wait returns as soon as the kill lands
 		}
 	})
 	if err := cmd.Start(); err != nil {
