@@ -35,23 +35,10 @@ func TestFilesReadBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	inputs, _ := filepath.Glob("../parse/*/testdata/golden/*")
-	for _, in := range inputs {
-		if strings.HasSuffix(in, ".golden") {
-			continue
-		}
-		typ := filepath.Base(filepath.Dir(filepath.Dir(filepath.Dir(in))))
-		data, err := os.ReadFile(in)
-		if err != nil {
+	for _, e := range goldenEvents(t) {
+		if err := a.Add(e); err != nil {
 			t.Fatal(err)
 		}
-		// Inputs that do not parse (they test the parsers' errors) add what they have.
-		parse.Object(context.Background(), in, bytes.NewReader(data), parse.Options{Type: typ}, func(e *event.Event) error {
-			if e.Timestamp.IsZero() {
-				e.Timestamp = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) // not now: the golden file must not change
-			}
-			return a.Add(e)
-		}, nil)
 	}
 	for _, e := range synthetic() {
 		if err := a.Add(e); err != nil {
@@ -98,6 +85,33 @@ func TestFilesReadBack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// goldenEvents parses every parser's golden inputs. Inputs that do not parse (they test the parsers'
+// errors) give what they have. Events without a time get one in 2000, not now: golden files must
+// not change from run to run.
+func goldenEvents(t *testing.T) []*event.Event {
+	t.Helper()
+	var evs []*event.Event
+	inputs, _ := filepath.Glob("../parse/*/testdata/golden/*")
+	for _, in := range inputs {
+		if strings.HasSuffix(in, ".golden") {
+			continue
+		}
+		typ := filepath.Base(filepath.Dir(filepath.Dir(filepath.Dir(in))))
+		data, err := os.ReadFile(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parse.Object(context.Background(), in, bytes.NewReader(data), parse.Options{Type: typ}, func(e *event.Event) error {
+			if e.Timestamp.IsZero() {
+				e.Timestamp = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+			}
+			evs = append(evs, e)
+			return nil
+		}, nil)
+	}
+	return evs
 }
 
 // readBack renders a type's files as DuckDB reads them: the merged column types, then every row as

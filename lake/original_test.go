@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/ramen-siem/ramen/event"
-	"github.com/ramen-siem/ramen/parse"
 )
 
 // TestTemplateRoundTrip: a template and the values it references give back the record, whatever
@@ -78,32 +77,10 @@ func TestRefOf(t *testing.T) {
 // come back from the views, from the events view and from Scan byte for byte, and so do records
 // holding the template's delimiters, fields that share text, and keys that need quoting in SQL.
 func TestOriginalsReadBack(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	want := map[string]string{} // _id -> original
 	byType := map[string]int{}
-	var evs []*event.Event
-	inputs, _ := filepath.Glob("../parse/*/testdata/golden/*")
-	for _, in := range inputs {
-		if strings.HasSuffix(in, ".golden") {
-			continue
-		}
-		typ := filepath.Base(filepath.Dir(filepath.Dir(filepath.Dir(in))))
-		data, err := os.ReadFile(in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		parse.Object(context.Background(), in, bytes.NewReader(data), parse.Options{Type: typ}, func(e *event.Event) error {
-			if e.Timestamp.IsZero() {
-				e.Timestamp = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
-			}
-			evs = append(evs, e)
-			return nil
-		}, nil)
-	}
+	evs := goldenEvents(t)
 	// Records of the edge cases, with fields that are pieces of them.
 	tricky := []string{
 		"plain \x01 delimiter \x02 bytes \x01\x02 and a value: needle-1",
@@ -185,13 +162,7 @@ func TestOriginalsReadBack(t *testing.T) {
 // TestOriginalsBeforeTemplates: a lake written before templates keeps event.original inside the
 // event struct; a view over old and new files together reads both.
 func TestOriginalsBeforeTemplates(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	evs, _ := parseFile(t, "../parse/cloudtrail/testdata/golden/records.json", "cloudtrail")
-	ingest(t, l, "records.json", evs, nil)
+	l, evs := cloudTrailLake(t)
 	old := filepath.Join(l.root, "type=cloudtrail", "date=2026-03-02", "hour=08", "old.parquet")
 	os.MkdirAll(filepath.Dir(old), 0o755)
 	if _, err := l.DB().Exec(`COPY (SELECT TIMESTAMP '2026-03-02 08:30:00' AS "@timestamp", 'old-1' AS _id,
@@ -246,14 +217,8 @@ func TestRewriteOriginal(t *testing.T) {
 // TestOriginalAsStructFieldHint: the record read as a field of the struct gets a hint naming the
 // way to read it.
 func TestOriginalAsStructFieldHint(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	evs, _ := parseFile(t, "../parse/cloudtrail/testdata/golden/records.json", "cloudtrail")
-	ingest(t, l, "records.json", evs, nil)
-	_, err = l.Query(context.Background(), `SELECT event['original'] FROM cloudtrail`, QueryOptions{})
+	l, _ := cloudTrailLake(t)
+	_, err := l.Query(context.Background(), `SELECT event['original'] FROM cloudtrail`, QueryOptions{})
 	if err == nil || !strings.Contains(err.Error(), "write event.original") {
 		t.Errorf("want the hint, got %v", err)
 	}
@@ -301,11 +266,7 @@ func checkOriginals(t *testing.T, l *Lake, typ string, evs ...*event.Event) {
 // (keys that differ only in case become one column, named as the first file has it) does not
 // change a record, before or after compaction.
 func TestOriginalsAcrossBatches(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	a := rv("t1", "a", `{"Message":"hello world","h":{"Host":"web-01"}}`, "Message", "hello world", "h.Host", "web-01")
 	b := rv("t1", "b", `{"message":"other text","h":{"host":"web-02"}}`, "message", "other text", "h.host", "web-02")
 	ingest(t, l, "a", []*event.Event{a}, nil)
@@ -320,11 +281,7 @@ func TestOriginalsAcrossBatches(t *testing.T) {
 // TestOriginalsHiveNames: a record's own top-level type, date or hour (hidden in the views by the
 // partition columns of those names) is never a reference.
 func TestOriginalsHiveNames(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	a := rv("t6", "a", `{"type":"login-ok","date":"yesterday","hour":"noon","Type":"x-upper"}`, "type", "login-ok", "date", "yesterday", "hour", "noon", "Type", "x-upper")
 	ingest(t, l, "a", []*event.Event{a}, nil)
 	checkOriginals(t, l, "t6", a)
@@ -333,11 +290,7 @@ func TestOriginalsHiveNames(t *testing.T) {
 // TestOriginalsEventsAcrossTypes: in the events view, a path that is text in one type and a struct
 // in another does not stop either type's records from being rebuilt.
 func TestOriginalsEventsAcrossTypes(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	a := rv("tla", "a", `{"x":"abc-text"}`, "x", "abc-text", "event.action", "abc-text")
 	b := rv("tlb", "b", `{"x":{"y":"def-text"}}`, "x.y", "def-text")
 	ingest(t, l, "a", []*event.Event{a, b}, nil)
@@ -351,13 +304,7 @@ func TestOriginalsEventsAcrossTypes(t *testing.T) {
 // TestEveryQueryFormSeesOriginals: whatever names the columns (a star, the view alone, COPY,
 // DESCRIBE), a query gets event.original, and never the stored template.
 func TestEveryQueryFormSeesOriginals(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	evs, _ := parseFile(t, "../parse/cloudtrail/testdata/golden/records.json", "cloudtrail")
-	ingest(t, l, "records.json", evs, nil)
+	l, _ := cloudTrailLake(t)
 	out := filepath.Join(t.TempDir(), "export.json")
 	for _, q := range []string{`SELECT * FROM cloudtrail`, `FROM cloudtrail`, `SELECT COLUMNS(*) FROM cloudtrail`, `DESCRIBE cloudtrail`, `SELECT * FROM events`} {
 		rows, err := l.Query(context.Background(), q, QueryOptions{})
@@ -385,13 +332,7 @@ func TestEveryQueryFormSeesOriginals(t *testing.T) {
 // TestConcurrentQueries: queries on one Lake from several goroutines, some reading records and
 // some not, all succeed.
 func TestConcurrentQueries(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	evs, _ := parseFile(t, "../parse/cloudtrail/testdata/golden/records.json", "cloudtrail")
-	ingest(t, l, "records.json", evs, nil)
+	l, _ := cloudTrailLake(t)
 	errs := make(chan error, 40)
 	var wg sync.WaitGroup
 	for _, q := range []string{`SELECT event.original FROM cloudtrail`, `SELECT event.action FROM cloudtrail`} {
@@ -415,4 +356,24 @@ func TestConcurrentQueries(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
+}
+
+// openLake opens a lake in a temporary directory, closed when the test ends.
+func openLake(t *testing.T) *Lake {
+	t.Helper()
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// cloudTrailLake is a lake holding the CloudTrail parser's golden records, and those events.
+func cloudTrailLake(t *testing.T) (*Lake, []*event.Event) {
+	t.Helper()
+	l := openLake(t)
+	evs, _ := parseFile(t, "../parse/cloudtrail/testdata/golden/records.json", "cloudtrail")
+	ingest(t, l, "records.json", evs, nil)
+	return l, evs
 }
