@@ -34,7 +34,7 @@ type leafInfo struct {
 	phys           format.Type
 	maxDef, maxRep int
 	dict           bool // RLE_DICTIONARY when the values repeat
-	stats          bool // min and max are worth keeping (not for the original record)
+	stats          bool // min and max are worth keeping (not for the original record, nor lists)
 }
 
 // fileSchema is the flattened Parquet schema of a file, and its leaves in column order.
@@ -93,8 +93,11 @@ func flatten(ps *pqSchema) *fileSchema {
 		dotted := strings.Join(full, ".")
 		fs.leaves = append(fs.leaves, leafInfo{
 			path: full, phys: *t.PhysicalType(), maxDef: def, maxRep: rep,
-			dict:  isDict,
-			stats: dotted != "_original" && dotted != "_id", // a template or a random id: no range to skip by
+			dict: isDict,
+			// A template or a random id: no range to skip by. A list's elements: the format's
+			// statistics are of the leaf's values, which readers do not filter lists by, and
+			// finishMeta never wrote them (comparing every element was work thrown away).
+			stats: dotted != "_original" && dotted != "_id" && rep == 0,
 		})
 		fs.orders = append(fs.orders, *t.ColumnOrder())
 	}
@@ -483,7 +486,7 @@ func (st *chunkState) finishMeta() {
 		}
 	}
 	m.Statistics.NullCount = st.nulls
-	if !st.hasStat || st.noStat || !st.leaf.stats || st.leaf.maxRep > 0 {
+	if !st.hasStat || st.noStat || !st.leaf.stats {
 		return
 	}
 	switch st.leaf.phys {
