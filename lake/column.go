@@ -110,6 +110,7 @@ type column struct {
 	micros bool       // times are in unix microseconds (every time column since far times), not nanoseconds
 	ref    bool       // values of this column can stand for pieces of the original record (original.go)
 	unique bool       // values never repeat (the records' templates): not compared with the last one
+	varied bool       // text values seldom repeat but one after another: recent ones are not looked up
 	rows   blocks[int32]
 	nums   blocks[int64]
 	text   blocks[span]
@@ -118,6 +119,8 @@ type column struct {
 	// The last text value added (addText), where it is in the arena.
 	lastText string
 	lastSpan span
+	// Recent distinct values (addText), while they are found often enough to be worth looking up.
+	recent *recentText
 	// At commit (arrange): the written positions of the rows with a value, and their values.
 	pos, idx []int32
 	n        int  // values
@@ -208,14 +211,82 @@ func (c *column) addMicros(row int32, us int64) {
 }
 
 // addText copies a text value into the column's arena, unless it is the same as the value before
-// it (a column of one account, one region, one file name): then the copy is shared.
+// it (a column of one account, one region, one file name) or as a recent one (an action or an
+// outcome of two values in any order, the elements of a list such as ["connection", "allowed"]):
+// then the copy is shared. Shared copies are less to hold, and to the page encoder a value at the
+// same span as another is that value again, which it indexes without hashing it (addSpan).
 func (c *column) addText(s string) span {
-	if !c.unique && len(s) == len(c.lastText) && s == c.lastText {
+	if c.unique {
+		return c.ar.add(s)
+	}
+	if len(s) == len(c.lastText) && s == c.lastText {
 		return c.lastSpan
+	}
+	if len(s) == 0 {
+		return span{}
+	}
+	r := c.recent
+	if r == nil && !c.varied {
+		r = new(recentText)
+		c.recent = r
+	}
+	var slot *recentSlot
+	if r != nil {
+		slot = &r.slots[textHash(s)]
+		if len(slot.text) == len(s) && slot.text == s {
+			r.hits++
+			c.lastText, c.lastSpan = slot.text, slot.sp
+			return slot.sp
+		}
+		if r.misses++; r.misses == recentTrial && r.hits < recentTrial/4 {
+			// Values that seldom come back (addresses, ids): looking them up costs more than
+			// it saves. The column stops, for this batch.
+			c.recent, c.varied, slot = nil, true, nil
+		}
 	}
 	sp := c.ar.add(s)
 	c.lastText, c.lastSpan = bytesString(c.ar.get(sp)), sp
+	if slot != nil {
+		slot.text, slot.sp = c.lastText, sp
+	}
 	return sp
+}
+
+// recentText holds recent distinct text values of a column, by a hash of their last bytes: a value
+// replaces the one of its slot.
+type recentText struct {
+	slots        [recentSlots]recentSlot
+	hits, misses int
+}
+
+type recentSlot struct {
+	text string // the copy in the arena
+	sp   span
+}
+
+const (
+	recentBits  = 6
+	recentSlots = 1 << recentBits
+	// recentTrial is how many misses a column's recent values are given: they are dropped if they
+	// were hit less than a quarter as often.
+	recentTrial = 1024
+)
+
+// textHash is a hash of a text's length and last eight bytes (all of a short one), in
+// [0, recentSlots): the part of ids, addresses and names that varies most, read in one load.
+func textHash(s string) uint32 {
+	n := len(s)
+	var w uint64
+	if n >= 8 {
+		t := s[n-8:]
+		w = uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+	} else {
+		for i := 0; i < n; i++ {
+			w = w<<8 | uint64(s[i])
+		}
+	}
+	return uint32(((w ^ uint64(n)) * 0x9e3779b97f4a7c15) >> (64 - recentBits))
 }
 
 // value returns the i-th value as an event.Value (its text still in the arena).

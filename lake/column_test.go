@@ -440,3 +440,40 @@ func TestSeveralBatches(t *testing.T) {
 		t.Errorf("%d rows (want %d), %d not as added", rows, 3*per-15000, bad)
 	}
 }
+
+// A text column keeps one copy of a value that comes back while it is recent (an action or an
+// outcome of a few values in any order, a list's elements), and stops looking values up once they
+// seldom come back (addresses, ids), without losing any.
+func TestRecentValuesShareCopies(t *testing.T) {
+	var c column
+	words := []string{"connection", "allowed", "denied", "success", "failure"}
+	var spans []span
+	for i := range 10_000 {
+		w := string([]byte(words[(i*7)%len(words)])) // a fresh string each time, as parsers give
+		c.addRow(int32(i))
+		sp := c.addText(w)
+		c.text.append(sp)
+		spans = append(spans, sp)
+	}
+	if c.ar.bytes > minChunk {
+		t.Errorf("%d bytes of arena for %d distinct words", c.ar.bytes, len(words))
+	}
+	for i, sp := range spans {
+		if got := string(c.ar.get(sp)); got != words[(i*7)%len(words)] {
+			t.Fatalf("value %d: %q", i, got)
+		}
+	}
+	var u column
+	for i := range 5 * recentTrial {
+		u.addRow(int32(i))
+		u.text.append(u.addText(fmt.Sprintf("10.0.%d.%d", i/256, i%256)))
+	}
+	if !u.varied || u.recent != nil {
+		t.Error("distinct values are still looked up")
+	}
+	for i := range u.n {
+		if got, want := string(u.ar.get(u.text.at(i))), fmt.Sprintf("10.0.%d.%d", i/256, i%256); got != want {
+			t.Fatalf("value %d: %q, want %q", i, got, want)
+		}
+	}
+}

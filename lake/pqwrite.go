@@ -125,18 +125,22 @@ const (
 
 // pageEncoder encodes column chunks; its buffers are reused from chunk to chunk. One per worker.
 type pageEncoder struct {
-	zenc   *zstd.Encoder
-	defs   []uint8
-	reps   []uint8
-	vals   []byte   // PLAIN values (doubles), or the bytes of text values, of the page
-	ints   []int64  // integers and times of the page, or the lengths of its text values
-	idx    []uint32 // dictionary indices (or booleans) of the page
-	body   []byte
-	comp   []byte
-	dict   map[string]uint32
-	dvals  []byte // the dictionary, PLAIN
-	ndict  int
-	thrift thrift.CompactProtocol
+	zenc  *zstd.Encoder
+	defs  []uint8
+	reps  []uint8
+	vals  []byte   // PLAIN values (doubles), or the bytes of text values, of the page
+	ints  []int64  // integers and times of the page, or the lengths of its text values
+	idx   []uint32 // dictionary indices (or booleans) of the page
+	body  []byte
+	comp  []byte
+	dict  map[string]uint32
+	dvals []byte // the dictionary, PLAIN
+	ndict int
+	// The dictionary indices of spans seen in the chunk (addSpan), by a hash of the span; an
+	// entry is of the chunk if its gen is the chunk's.
+	spanIDs [spanSlots]spanID
+	gen     uint32
+	thrift  thrift.CompactProtocol
 }
 
 func newPageEncoder(level zstd.EncoderLevel) (*pageEncoder, error) {
@@ -195,6 +199,9 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 	if useDict {
 		clear(e.dict)
 		e.dvals, e.ndict = e.dvals[:0], 0
+		if e.gen++; e.gen == 0 { // wrapped around: entries of old chunks could pass for this one's
+			e.spanIDs, e.gen = [spanSlots]spanID{}, 1
+		}
 	}
 	kind := c.kind
 	if c.mixed {
@@ -311,9 +318,11 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 }
 
 // addSpan adds the text value at a span of the column's arena. Equal values added one after another
-// share their span (column.addText), so a value at the span of the one before it is that value
-// again: its dictionary index is the last one, and it cannot change the chunk's min or max. Most
-// dictionary columns (an account, a region, a log file, an action) are runs of one span.
+// or close together share their span (column.addText), so a value at the span of one before it is
+// that value again: its dictionary index is that one's, found by the span (the last one, or through
+// spanIDs) without hashing the text, and it cannot change the chunk's min or max. Most dictionary
+// columns (an account, a region, a log file) are runs of one span, and the others (an action, an
+// outcome, a protocol, a list's elements) a few spans in any order.
 func (e *pageEncoder) addSpan(st *chunkState, c *column, sp span) bool {
 	if st.haveLast && sp == st.lastSpan {
 		if st.useDict {
@@ -324,14 +333,40 @@ func (e *pageEncoder) addSpan(st *chunkState, c *column, sp span) bool {
 		}
 		return true
 	}
+	var slot *spanID
+	if st.useDict {
+		slot = &e.spanIDs[spanHash(sp)]
+		if slot.gen == e.gen && slot.sp == sp {
+			e.idx = append(e.idx, slot.id)
+			st.haveLast, st.lastSpan, st.lastID = true, sp, slot.id
+			return true
+		}
+	}
 	if !e.addText(st, c.ar.get(sp)) {
 		return false
 	}
 	st.haveLast, st.lastSpan = true, sp
 	if st.useDict {
 		st.lastID = e.idx[len(e.idx)-1]
+		*slot = spanID{sp: sp, id: st.lastID, gen: e.gen}
 	}
 	return true
+}
+
+// spanID is a span's dictionary index in a chunk.
+type spanID struct {
+	sp      span
+	id, gen uint32
+}
+
+const (
+	spanBits  = 8
+	spanSlots = 1 << spanBits
+)
+
+// spanHash is a hash of a span in [0, spanSlots).
+func spanHash(sp span) uint32 {
+	return uint32(((uint64(sp.chunk)<<32 | uint64(sp.off)) * 0x9e3779b97f4a7c15) >> (64 - spanBits))
 }
 
 // addText adds a text value to the page: its dictionary index, or its PLAIN bytes. It reports false
