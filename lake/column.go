@@ -110,12 +110,18 @@ type column struct {
 	micros bool       // times are in unix microseconds (every time column since far times), not nanoseconds
 	ref    bool       // values of this column can stand for pieces of the original record (original.go)
 	unique bool       // values never repeat (the records' templates): not compared with the last one
-	varied bool       // text values seldom repeat but one after another: recent ones are not looked up
-	rows   blocks[int32]
-	nums   blocks[int64]
-	text   blocks[span]
-	ends   blocks[int32] // lists: end of each list's elements in text
-	ar     arena         // the column's text: values of a column are together, and read in order
+	// one: every value so far is the text at oneSpan (a list: the list of that one text), and text
+	// and ends are not kept. Many columns of a batch hold one value (a provider, an account, a
+	// log's version or dataset): they then cost nothing per row to hold, and their chunks are
+	// written without looking at their rows (pageEncoder.encodeOne).
+	one     bool
+	oneSpan span
+	varied  bool // text values seldom repeat but one after another: recent ones are not looked up
+	rows    blocks[int32]
+	nums    blocks[int64]
+	text    blocks[span]
+	ends    blocks[int32] // lists: end of each list's elements in text
+	ar      arena         // the column's text: values of a column are together, and read in order
 	// The last text value added (addText), where it is in the arena.
 	lastText string
 	lastSpan span
@@ -180,15 +186,24 @@ func (c *column) add(row int32, v event.Value) {
 	}
 	c.addRow(row)
 	if c.mixed {
-		c.text.append(c.addText(v.Text()))
+		c.addSpan(c.addText(v.Text()))
 		return
 	}
 	switch k {
 	case event.KindString, event.KindJSON:
-		c.text.append(c.addText(v.Str()))
+		c.addSpan(c.addText(v.Str()))
 	case event.KindStrings:
-		for _, s := range v.List() {
-			c.text.append(c.addText(s)) // ["network"] again and again shares one copy
+		l := v.List()
+		if len(l) == 1 {
+			sp := c.addText(l[0]) // ["network"] again and again shares one copy
+			if c.keepsOne(sp) {
+				return
+			}
+		} else if c.one {
+			c.spread()
+		}
+		for _, s := range l {
+			c.text.append(c.addText(s))
 		}
 		c.ends.append(int32(c.text.len()))
 	case event.KindFloat:
@@ -200,6 +215,50 @@ func (c *column) add(row int32, v event.Value) {
 	default: // int, bool
 		c.nums.append(v.Int())
 	}
+}
+
+// addSpan appends the span of a text value (not a list) that addRow has counted.
+func (c *column) addSpan(sp span) {
+	if !c.keepsOne(sp) {
+		c.text.append(sp)
+	}
+}
+
+// keepsOne reports whether the value that addRow has just counted, the text at sp (or a list of
+// that one text), leaves the column with one value: it is the column's first, or the one again.
+// Otherwise the column's values so far are spread into text (and ends), and the caller adds it.
+func (c *column) keepsOne(sp span) bool {
+	switch {
+	case c.one && sp == c.oneSpan:
+		return true
+	case c.n == 1 && c.text.len() == 0 && c.nums.len() == 0:
+		c.one, c.oneSpan = true, sp
+		return true
+	case c.one:
+		c.spread()
+	}
+	return false
+}
+
+// spread ends a column's one value: the values before the one addRow has just counted get their
+// spans (and a list its end).
+func (c *column) spread() {
+	list := c.kind == event.KindStrings && !c.mixed
+	for i := range c.n - 1 {
+		c.text.append(c.oneSpan)
+		if list {
+			c.ends.append(int32(i + 1))
+		}
+	}
+	c.one = false
+}
+
+// span returns the span of the j-th text value (of a list's elements, the j-th element).
+func (c *column) span(j int) span {
+	if c.one {
+		return c.oneSpan
+	}
+	return c.text.at(j)
 }
 
 // addMicros appends a time given in unix microseconds: @timestamp, which can be outside the years
@@ -293,18 +352,18 @@ func textHash(s string) uint32 {
 func (c *column) value(i int) event.Value {
 	ar := &c.ar
 	if c.mixed {
-		return event.String(bytesString(ar.get(c.text.at(i))))
+		return event.String(bytesString(ar.get(c.span(i))))
 	}
 	switch c.kind {
 	case event.KindString:
-		return event.String(bytesString(ar.get(c.text.at(i))))
+		return event.String(bytesString(ar.get(c.span(i))))
 	case event.KindJSON:
-		return event.JSON(bytesString(ar.get(c.text.at(i))))
+		return event.JSON(bytesString(ar.get(c.span(i))))
 	case event.KindStrings:
 		start, end := c.list(i)
 		l := make([]string, 0, end-start)
 		for j := start; j < end; j++ {
-			l = append(l, bytesString(ar.get(c.text.at(j))))
+			l = append(l, bytesString(ar.get(c.span(j))))
 		}
 		return event.Strings(l...)
 	case event.KindFloat:
@@ -327,12 +386,15 @@ func (c *column) toText() {
 	for i := range c.n {
 		text.append(c.ar.add(c.value(i).Text()))
 	}
-	c.mixed, c.kind = true, event.KindString
+	c.mixed, c.kind, c.one = true, event.KindString, false
 	c.text, c.nums, c.ends = text, blocks[int64]{}, blocks[int32]{}
 }
 
 // list returns where the i-th list's elements are in text.
 func (c *column) list(i int) (start, end int) {
+	if c.one {
+		return i, i + 1
+	}
 	if i > 0 {
 		start = int(c.ends.at(i - 1))
 	}
@@ -359,7 +421,7 @@ func (c *column) repeats(step int) bool {
 		if c.kind == event.KindStrings && !c.mixed {
 			key = c.value(i).Text()
 		} else {
-			key = bytesString(ar.get(c.text.at(i)))
+			key = bytesString(ar.get(c.span(i)))
 		}
 		distinct[key] = struct{}{}
 		if len(distinct) > samples/2 {

@@ -477,3 +477,69 @@ func TestRecentValuesShareCopies(t *testing.T) {
 		}
 	}
 }
+
+// A column of one value holds no value per row (column.one) and is written as a run; one that gets
+// a second value later, a list of more than one element or a value of another kind holds them all
+// from then on. Every row reads back as it was added, in two row groups.
+func TestOneValueColumns(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	const n = 130_000
+	evs := make([]*event.Event, 0, n)
+	for i := range n {
+		e := event.New("one", "r", 6)
+		e.ID, e.Timestamp = fmt.Sprint(i), base.Add(time.Duration(n-i)*time.Millisecond) // written in reverse
+		e.Original = fmt.Sprintf(`{"i":%d}`, i)
+		e.Add("i", event.Int(int64(i)))
+		e.Add("k.same", event.String(string([]byte("same")))) // a fresh string each time, as parsers give
+		late := "first"
+		if i >= 125_000 {
+			late = "second"
+		}
+		e.Add("k.late", event.String(late))
+		switch {
+		case i < 126_000:
+			e.Add("k.list", event.Strings("network"))
+		case i < 127_000:
+			e.Add("k.list", event.Strings("network", "web"))
+		default:
+			e.Add("k.list", event.Strings())
+		}
+		e.Add("k.one_list", event.Strings("network"))
+		if i < 128_000 {
+			e.Add("k.kinds", event.String("7"))
+		} else {
+			e.Add("k.kinds", event.Int(7))
+		}
+		if i%2 == 0 {
+			e.Add("k.half", event.String("even")) // one value, not in every row
+		}
+		evs = append(evs, e)
+	}
+	ingest(t, l, "k", evs, nil)
+	var bad, rows int64
+	err = l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE k.same != 'same'
+		OR k.late != CASE WHEN i >= 125000 THEN 'second' ELSE 'first' END
+		OR k.list != CASE WHEN i < 126000 THEN ['network'] WHEN i < 127000 THEN ['network', 'web'] ELSE [] END
+		OR k.one_list != ['network'] OR k.kinds != '7'
+		OR k.half IS DISTINCT FROM CASE WHEN i % 2 = 0 THEN 'even' END)
+		FROM read_parquet(`+sqlString(l.partitionGlob("one"))+`)`).Scan(&rows, &bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != n || bad != 0 {
+		t.Errorf("%d rows, %d read back wrong", rows, bad)
+	}
+	meta := `parquet_metadata(` + sqlString(l.partitionGlob("one")) + `)`
+	var lo, hi string
+	if err := l.DB().QueryRow(`SELECT min(stats_min_value), max(stats_max_value) FROM `+meta+` WHERE path_in_schema = 'k, same'`).Scan(&lo, &hi); err != nil {
+		t.Fatal(err)
+	}
+	if lo != "same" || hi != "same" {
+		t.Errorf("k.same: statistics %q..%q", lo, hi)
+	}
+}

@@ -208,6 +208,9 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 		kind = event.KindString
 	}
 	full := c.full(len(perm))
+	if full && c.one && useDict {
+		return e.encodeOne(st, c, k, int(to-from))
+	}
 	maxDef := uint8(leaf.maxDef)
 	for p := from; p < to; p++ {
 		i := 0
@@ -249,7 +252,7 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 				e.defs = append(e.defs, maxDef)
 				e.reps = append(e.reps, rep)
 				st.pageVals++
-				if !e.addSpan(st, c, c.text.at(j)) {
+				if !e.addSpan(st, c, c.span(j)) {
 					return nil, k, false, nil
 				}
 			}
@@ -287,7 +290,7 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 				e.reps = append(e.reps, 0)
 			}
 			st.pageVals++
-			if !e.addSpan(st, c, c.text.at(i)) {
+			if !e.addSpan(st, c, c.span(i)) {
 				return nil, k, false, nil
 			}
 		}
@@ -302,18 +305,70 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 			return nil, 0, false, err
 		}
 	}
-	if useDict {
+	if err := e.finishChunk(st); err != nil {
+		return nil, 0, false, err
+	}
+	return st.ch, k, true, nil
+}
+
+// finishChunk puts the dictionary page, if any, before the chunk's data pages and fills the
+// chunk's metadata.
+func (e *pageEncoder) finishChunk(st *chunkState) error {
+	if st.useDict {
 		// The dictionary page goes first: the data pages are moved after it.
 		data := st.ch.data
 		st.ch.data = nil
 		if err := e.writePage(st, format.DictionaryPage, e.dvals, 0, 0); err != nil {
-			return nil, 0, false, err
+			return err
 		}
 		st.ch.dictLen = len(st.ch.data)
 		st.ch.data = append(st.ch.data, data...)
 		st.encs[format.Plain] = true // the dictionary's
 	}
 	st.finishMeta()
+	return nil
+}
+
+// encodeOne encodes n rows of a column that every row has and that holds one value (column.one):
+// a dictionary of that value, and pages whose levels and indices are each one RLE run, written
+// without looking at the rows. A list column's rows are each the list of that one value.
+func (e *pageEncoder) encodeOne(st *chunkState, c *column, k, n int) (*chunk, int, bool, error) {
+	leaf := st.leaf
+	b := c.ar.get(c.oneSpan)
+	if len(b)+4 > maxDictBytes {
+		return nil, k, false, nil // written PLAIN, the usual way
+	}
+	if leaf.stats {
+		st.addBytes(b)
+	}
+	e.dvals = binary.LittleEndian.AppendUint32(e.dvals, uint32(len(b)))
+	e.dvals = append(e.dvals, b...)
+	e.ndict = 1
+	for n > 0 || st.values == 0 {
+		m := min(n, maxPageValues)
+		body := e.body[:0]
+		if leaf.maxRep > 0 {
+			body = appendLevelRun(body, m, 0, bits.Len(uint(leaf.maxRep)))
+		}
+		if leaf.maxDef > 0 {
+			body = appendLevelRun(body, m, leaf.maxDef, bits.Len(uint(leaf.maxDef)))
+		}
+		body = append(body, 1) // the indices' width: 1 at least, as flushPage writes it
+		body = appendRun(body, m, 0, 1)
+		e.body = body
+		st.encs[format.RLEDictionary] = true
+		st.values += int64(m)
+		if err := e.writePage(st, format.DataPage, body, m, format.RLEDictionary); err != nil {
+			return nil, 0, false, err
+		}
+		n -= m
+		if m == 0 {
+			break
+		}
+	}
+	if err := e.finishChunk(st); err != nil {
+		return nil, 0, false, err
+	}
 	return st.ch, k, true, nil
 }
 
@@ -670,6 +725,27 @@ func appendHybrid[T uint8 | uint32](dst []byte, vals []T, width int) []byte {
 		i = min(len(vals), lit+((i-lit)/8+1)*8)
 	}
 	flush(len(vals))
+	return dst
+}
+
+// appendRun appends n values v as one RLE run of the hybrid encoding (none if n is 0).
+func appendRun(dst []byte, n int, v uint32, width int) []byte {
+	if n == 0 {
+		return dst
+	}
+	dst = binary.AppendUvarint(dst, uint64(n)<<1)
+	for b := 0; b < (width+7)/8; b++ {
+		dst = append(dst, byte(v>>(8*b)))
+	}
+	return dst
+}
+
+// appendLevelRun appends n levels v as one RLE run, after their length (data pages v1).
+func appendLevelRun(dst []byte, n, v, width int) []byte {
+	at := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = appendRun(dst, n, uint32(v), width)
+	binary.LittleEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
 	return dst
 }
 
