@@ -116,6 +116,13 @@ type column struct {
 	// written without looking at their rows (pageEncoder.encodeOne).
 	one     bool
 	oneSpan span
+	// alias: the column's values are, so far, those of another column in the same rows, which it
+	// does not hold again: parsers set some fields to the very value of the field before them
+	// (source.ip and source.address, network.bytes and source.bytes, cloud.account.id and
+	// aws.vpcflow.account_id). It keeps its rows (addRow), kind and micros; aliases lists the
+	// columns aliased to this one. See addAlias.
+	alias   *column
+	aliases []*column
 	varied  bool // text values seldom repeat but one after another: recent ones are not looked up
 	rows    blocks[int32]
 	nums    blocks[int64]
@@ -174,6 +181,9 @@ func (c *column) add(row int32, v event.Value) {
 	k := v.Kind()
 	if k == event.KindNull {
 		return
+	}
+	if c.alias != nil {
+		c.unalias()
 	}
 	if c.n > 0 && c.row(c.n-1) == row {
 		return
@@ -259,6 +269,59 @@ func (c *column) span(j int) span {
 		return c.oneSpan
 	}
 	return c.text.at(j)
+}
+
+// addAlias adds the value of a row that the column to has just added, the very same value (the
+// same text in memory, the same number): the column's first value makes it an alias of to, if to
+// holds its own values, of one kind; later ones are counted, while the column is to's alias and to
+// got no value since the column's last one, or added as values of its own, which ends the alias.
+// While it lasts, the column's rows are to's rows (equal counts) or some of them, and its values
+// theirs: unalias makes them the column's own, and at commit an alias of equal count is written
+// from to's values (pageEncoder.write), its chunks a copy of to's when their leaves are alike.
+func (c *column) addAlias(row int32, to *column, v event.Value) {
+	switch {
+	case c.alias == nil && (c.n > 0 || to.alias != nil || to.mixed || to.n != 1 || to == c):
+		c.add(row, v)
+		return
+	case c.alias != nil && (c.alias != to || to.n != c.n+1):
+		c.add(row, v) // which ends the alias
+		return
+	case c.alias == nil:
+		c.alias, c.kind, c.micros = to, to.kind, to.micros
+		to.aliases = append(to.aliases, c)
+	}
+	if c.n > 0 && c.row(c.n-1) == row {
+		return // a key given twice in one event keeps its first value
+	}
+	c.addRow(row)
+}
+
+// unalias makes an alias's values its own: for each of its rows, the value of that row in the
+// column it is the alias of (whose rows include them).
+func (c *column) unalias() {
+	to := c.alias
+	c.alias = nil
+	to.aliases = slices.DeleteFunc(to.aliases, func(a *column) bool { return a == c })
+	n, dense, rows := c.n, c.dense, c.rows
+	c.n, c.dense, c.rows = 0, false, blocks[int32]{}
+	j := 0
+	for i := range n {
+		r := int32(i)
+		if !dense {
+			r = rows.at(i)
+		}
+		for to.row(j) != r {
+			j++
+		}
+		c.add(r, to.value(j))
+	}
+}
+
+// unaliasAll ends the aliases of a column, whose values are about to change.
+func (c *column) unaliasAll() {
+	for len(c.aliases) > 0 {
+		c.aliases[len(c.aliases)-1].unalias()
+	}
 }
 
 // addMicros appends a time given in unix microseconds: @timestamp, which can be outside the years
@@ -348,7 +411,8 @@ func textHash(s string) uint32 {
 	return uint32(((w ^ uint64(n)) * 0x9e3779b97f4a7c15) >> (64 - recentBits))
 }
 
-// value returns the i-th value as an event.Value (its text still in the arena).
+// value returns the i-th value as an event.Value (its text still in the arena). The column must
+// not be an alias.
 func (c *column) value(i int) event.Value {
 	ar := &c.ar
 	if c.mixed {
@@ -382,6 +446,10 @@ func (c *column) value(i int) event.Value {
 // toText turns the column into text when a value of a second kind arrives: a column of mixed kinds
 // is stored as text, every value as event.Value.Text renders it.
 func (c *column) toText() {
+	if c.alias != nil {
+		c.unalias()
+	}
+	c.unaliasAll()
 	var text blocks[span]
 	for i := range c.n {
 		text.append(c.ar.add(c.value(i).Text()))
@@ -409,6 +477,9 @@ func (c *column) isText() bool {
 // repeats samples the column's values (those of one row in step) and reports whether they repeat:
 // fewer distinct values than half the values sampled, which makes a dictionary worth it.
 func (c *column) repeats(step int) bool {
+	if c.alias != nil {
+		return c.alias.repeats(step) // the same rows (commit ends aliases of fewer) and values
+	}
 	ar := &c.ar
 	distinct := map[string]struct{}{}
 	sampled := 0

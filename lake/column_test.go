@@ -543,3 +543,95 @@ func TestOneValueColumns(t *testing.T) {
 		t.Errorf("k.same: statistics %q..%q", lo, hi)
 	}
 }
+
+// A field set to the very value of the field before it is held as an alias of that field's column
+// (column.addAlias) and written from its values; an alias whose rows or values part from the
+// other column's, or whose column changes kind, gets its values back. Every row reads back as it
+// was added, in two row groups.
+func TestAliasColumns(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a, err := l.NewAppender()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	const n = 130_000
+	for i := range n {
+		e := event.New("alias", "r", 20)
+		e.ID, e.Timestamp = fmt.Sprint(i), base.Add(time.Duration(n-i)*time.Millisecond) // written in reverse
+		e.Original = fmt.Sprintf(`{"i":%d}`, i)
+		s := fmt.Sprint(i % 1000)
+		e.Add("i", event.Int(int64(i)))
+		e.Add("x.src", event.String(s))
+		e.Add("x.same", event.String(s)) // an alias to the end, of a leaf like its column's
+		e.Add("y.src", event.String(s))
+		e.Add("y.deep.er", event.String(s)) // an alias to the end, one level deeper
+		e.Add("z.src", event.String(s))
+		if i%1000 != 999 {
+			e.Add("z.gap", event.String(s)) // not in every row that z.src is in
+		}
+		e.Add("q.src", event.String(s))
+		if i < n-10 {
+			e.Add("q.tail", event.String(s)) // not in the last rows: an alias until commit
+		}
+		e.Add("w.src", event.String(s))
+		if i < 100_000 {
+			e.Add("w.late", event.String(s))
+		} else {
+			e.Add("w.late", event.String(string([]byte(s)))) // the same text, elsewhere in memory
+		}
+		if i < 120_000 {
+			e.Add("v.src", event.Int(int64(i)))
+		} else {
+			e.Add("v.src", event.String("x")) // v.src becomes text
+		}
+		e.Add("v.same", event.Int(int64(i)))
+		l := event.Strings(s, "b")
+		e.Add("u.src", l)
+		e.Add("u.same", l)
+		if i < 500 {
+			e.Add("t.a", event.String(s))
+			e.Add("t.copy", event.String(s))
+		} else {
+			e.Add("t.b", event.String(s+"b"))
+			e.Add("t.copy", event.String(s+"b")) // now the alias of another column
+		}
+		if err := a.Add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tb := a.types["alias"]
+	for path, want := range map[string]string{"x.same": "x.src", "y.deep.er": "y.src", "z.gap": "", "q.tail": "q.src", "w.late": "",
+		"v.same": "", "u.same": "u.src", "t.copy": ""} {
+		got := ""
+		if c := tb.byPath[path].alias; c != nil {
+			got = c.path
+		}
+		if got != want {
+			t.Errorf("%s: an alias of %q, want %q", path, got, want)
+		}
+	}
+	a.EndObject(Object{Key: "k", SHA256: "k"})
+	if _, err := a.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var bad, rows int64
+	err = l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE x.src != s OR x.same != s OR y.src != s OR y.deep.er != s
+		OR z.src != s OR z.gap IS DISTINCT FROM CASE WHEN i % 1000 != 999 THEN s END
+		OR q.src != s OR q.tail IS DISTINCT FROM CASE WHEN i < 129990 THEN s END OR w.src != s OR w.late != s
+		OR v.src != CASE WHEN i < 120000 THEN i::VARCHAR ELSE 'x' END OR v.same != i
+		OR u.src != [s, 'b'] OR u.same != [s, 'b']
+		OR t.a IS DISTINCT FROM CASE WHEN i < 500 THEN s END OR t.b IS DISTINCT FROM CASE WHEN i >= 500 THEN s || 'b' END
+		OR t.copy != CASE WHEN i < 500 THEN s ELSE s || 'b' END)
+		FROM (SELECT *, (i % 1000)::VARCHAR AS s FROM read_parquet(`+sqlString(l.partitionGlob("alias"))+`))`).Scan(&rows, &bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != n || bad != 0 {
+		t.Errorf("%d rows, %d read back wrong", rows, bad)
+	}
+}

@@ -50,6 +50,11 @@ func (a *Appender) writeType(ctx context.Context, staging, typ string) (files []
 	step := max(1, n/samples)
 	dict := map[string]bool{}
 	for _, c := range tb.cols {
+		if c.alias != nil && c.n != c.alias.n {
+			c.unalias() // an alias is written from the other column's values: they must be the same rows
+		}
+	}
+	for _, c := range tb.cols {
 		if node := tb.schema.leaf(c.path); node != nil && node.mixed && !c.mixed {
 			c.toText()
 		}
@@ -107,7 +112,8 @@ func (a *Appender) writeType(ctx context.Context, staging, typ string) (files []
 	for pos, r := range perm {
 		inv[r] = int32(pos)
 	}
-	jobs := slices.Clone(tb.cols)
+	// Aliases are written by the jobs of the columns they are aliases of (pageEncoder.write).
+	jobs := slices.DeleteFunc(slices.Clone(tb.cols), func(c *column) bool { return c.alias != nil })
 	size := map[*column]int64{}
 	for _, c := range jobs {
 		size[c] = c.size()
@@ -288,13 +294,22 @@ func (c *column) size() int64 {
 	return int64(c.nums.len())*8 + int64(c.text.len())*4 + int64(c.n) + c.ar.bytes
 }
 
-// write encodes and compresses the column's values of one file, a column chunk per row group.
+// write encodes and compresses the column's values of one file, a column chunk per row group, and
+// those of its aliases: the same values in the same rows, so that a chunk of an alias whose leaf is
+// like the column's (same type, levels, encoding and statistics) is the column's chunk, the same
+// pages under another path, and is not encoded again.
 func (e *pageEncoder) write(c *column, ps *pqSchema, fs *fileSchema, p *filePart, perm []int32) error {
 	leaf, ok := ps.cols[c.path]
 	if !ok || leaf >= len(fs.leaves) {
 		return fmt.Errorf("internal error: no leaf column")
 	}
 	li := &fs.leaves[leaf]
+	aliases := make([]int, len(c.aliases))
+	for i, a := range c.aliases {
+		if aliases[i], ok = ps.cols[a.path]; !ok || aliases[i] >= len(fs.leaves) {
+			return fmt.Errorf("internal error: no leaf column for %s", a.path)
+		}
+	}
 	// The column's values from the file's first row on (positions are sorted).
 	k, _ := slices.BinarySearch(c.pos, int32(p.start))
 	for g := range p.chunks {
@@ -304,7 +319,18 @@ func (e *pageEncoder) write(c *column, ps *pqSchema, fs *fileSchema, p *filePart
 		if err != nil {
 			return err
 		}
-		p.chunks[g][leaf], k = ch, next
+		p.chunks[g][leaf] = ch
+		for _, al := range aliases {
+			ai := &fs.leaves[al]
+			if ai.phys == li.phys && ai.maxDef == li.maxDef && ai.maxRep == li.maxRep && ai.dict == li.dict && ai.stats == li.stats {
+				cp := *ch
+				cp.meta.PathInSchema = ai.path
+				p.chunks[g][al] = &cp
+			} else if p.chunks[g][al], _, err = e.encodeChunk(c, ai, k, int32(start), int32(end), perm); err != nil {
+				return err
+			}
+		}
+		k = next
 	}
 	return nil
 }

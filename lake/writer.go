@@ -121,19 +121,31 @@ func (a *Appender) Add(e *event.Event) error {
 		}
 	}
 	// The event's fields; those whose text is a piece of the original record are references in
-	// its template (original.go).
+	// its template (original.go). A field with the very value of the field before it (prev, which
+	// added it) is added as an alias of that field's column (column.addAlias).
 	var refBuf [48]ref
 	refs := refBuf[:0]
 	orig := e.Original
 	cols := sh.cols[len(hs):]
+	var prev *column
+	var prevV event.Value
 	for i := range e.Fields {
 		c := cols[i]
 		if c == nil {
+			prev = nil
 			continue
 		}
 		v := e.Fields[i].Value
 		n := c.n
-		c.add(row, v)
+		if prev != nil && v == prevV && (c.n == 0 || c.alias == prev) {
+			c.addAlias(row, prev, v)
+		} else {
+			c.add(row, v)
+		}
+		prev, prevV = nil, v
+		if c.n > n {
+			prev = c
+		}
 		if k := v.Kind(); c.ref && c.n > n && (k == event.KindString || k == event.KindJSON) {
 			if off, ok := refOf(orig, v.Str()); ok {
 				refs = append(refs, ref{off: off, end: off + len(v.Str()), path: c.path})
