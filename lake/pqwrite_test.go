@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"cmp"
 	"database/sql"
 	"encoding/binary"
 	"fmt"
@@ -307,5 +308,40 @@ func TestChunkStatistics(t *testing.T) {
 	}
 	if bad != 0 {
 		t.Errorf("%d rows read back wrong", bad)
+	}
+}
+
+// timeOrder sorts rows by time, ties in the order added, whether the times fit beside the row
+// numbers in one integer or not.
+func TestTimeOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, spread := range []int64{0, 1000, int64(time.Hour), math.MaxInt64 / 4} {
+		ts := make([]int64, 5000)
+		for i := range ts {
+			ts[i] = rng.Int64N(spread+1) - spread/2
+			if i%7 == 0 && i > 0 {
+				ts[i] = ts[i-1] // ties
+			}
+		}
+		if spread == math.MaxInt64/4 {
+			ts[0], ts[1] = math.MinInt64, math.MaxInt64 // too far apart to share an integer
+		}
+		perm := timeOrder(ts)
+		want := make([]int32, len(ts))
+		for i := range want {
+			want[i] = int32(i)
+		}
+		slices.SortStableFunc(want, func(x, y int32) int { return cmp.Compare(ts[x], ts[y]) })
+		if !slices.Equal(perm, want) {
+			t.Errorf("spread %d: not in time order, ties in the order added", spread)
+		}
+	}
+	keys := make([]uint64, 3000)
+	for i := range keys {
+		keys[i] = rng.Uint64() >> (i % 64) // every digit, some keys alike above theirs
+	}
+	want := slices.Sorted(slices.Values(keys))
+	if got := radixSort(keys, make([]uint64, len(keys))); !slices.Equal(got, want) {
+		t.Error("radixSort: not sorted")
 	}
 }
