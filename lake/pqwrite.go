@@ -168,9 +168,12 @@ type chunkState struct {
 	maxF     float64
 	minB     []byte
 	maxB     []byte
+	minP     uint64 // prefix8 of minB
+	maxP     uint64 // prefix8 of maxB
 	hasStat  bool
 	noStat   bool
-	pageVals int // level entries in the current page
+	pageVals int  // level entries in the current page
+	defsRun  bool // every level entry is a value, of level maxDef: e.defs is not kept
 	// The chunk's codec, decided by its first page: raw (not compressed) or compressed.
 	raw, compressed bool
 	// The last text value's span and dictionary index (addSpan).
@@ -210,6 +213,15 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 	full := c.full(len(perm))
 	if full && c.one && useDict {
 		return e.encodeOne(st, c, k, int(to-from))
+	}
+	// Every row has a value and no list: every definition level is maxDef, and each page's are
+	// written as one run (flushPage) instead of one by one.
+	st.defsRun = full && leaf.maxRep == 0
+	if st.defsRun && !useDict && (kind == event.KindString || kind == event.KindJSON) {
+		if err := e.plainText(st, c, from, to, perm); err != nil {
+			return nil, 0, false, err
+		}
+		from = to // done
 	}
 	maxDef := uint8(leaf.maxDef)
 	for p := from; p < to; p++ {
@@ -257,7 +269,9 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 				}
 			}
 		case event.KindInt, event.KindFloat, event.KindTime, event.KindBool:
-			e.defs = append(e.defs, maxDef)
+			if !st.defsRun {
+				e.defs = append(e.defs, maxDef)
+			}
 			if leaf.maxRep > 0 {
 				e.reps = append(e.reps, 0)
 			}
@@ -285,7 +299,9 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 				e.idx = append(e.idx, b)
 			}
 		default:
-			e.defs = append(e.defs, maxDef)
+			if !st.defsRun {
+				e.defs = append(e.defs, maxDef)
+			}
 			if leaf.maxRep > 0 {
 				e.reps = append(e.reps, 0)
 			}
@@ -309,6 +325,31 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 		return nil, 0, false, err
 	}
 	return st.ch, k, true, nil
+}
+
+// plainText adds the text values of rows [from, to) of a column that every row has, PLAIN: the
+// loop of encodeRows for that case alone, the one of the columns whose values seldom repeat
+// (addresses, ids, the original records) and so cost the most per row.
+func (e *pageEncoder) plainText(st *chunkState, c *column, from, to int32, perm []int32) error {
+	stats := st.leaf.stats
+	ar := &c.ar
+	last, haveLast := span{}, false
+	for _, r := range perm[from:to] {
+		sp := c.span(int(r))
+		b := ar.get(sp)
+		if stats && !st.noStat && (!haveLast || sp != last) {
+			st.addBytes(b) // the value before at the same span is the same value
+		}
+		last, haveLast = sp, true
+		e.ints = append(e.ints, int64(len(b)))
+		e.vals = append(e.vals, b...)
+		if st.pageVals++; st.pageVals >= maxPageValues || len(e.vals) >= pageBytes {
+			if err := e.flushPage(st); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // finishChunk puts the dictionary page, if any, before the chunk's data pages and fills the
@@ -474,20 +515,37 @@ func (st *chunkState) addFloat(v float64) {
 	st.minF, st.maxF = min(st.minF, v), max(st.maxF, v)
 }
 
+// addBytes takes a text value into the chunk's min and max. Its first eight bytes, as a big-endian
+// integer (zeros past its end), order it against them mostly: when that integer differs from the
+// min's or the max's, the text does too, and the same way (bytes.Compare is needed on a tie only).
 func (st *chunkState) addBytes(b []byte) {
 	if len(b) > maxStatBytes {
 		st.noStat = true
 		return
 	}
+	p := prefix8(b)
 	if !st.hasStat {
-		st.minB, st.maxB, st.hasStat = b, b, true
+		st.minB, st.maxB, st.minP, st.maxP, st.hasStat = b, b, p, p, true
 		return
 	}
-	if bytes.Compare(b, st.minB) < 0 {
-		st.minB = b
-	} else if bytes.Compare(b, st.maxB) > 0 {
-		st.maxB = b
+	if p < st.minP || p == st.minP && bytes.Compare(b, st.minB) < 0 {
+		st.minB, st.minP = b, p
+	} else if p > st.maxP || p == st.maxP && bytes.Compare(b, st.maxB) > 0 {
+		st.maxB, st.maxP = b, p
 	}
+}
+
+// prefix8 is the first eight bytes of b as a big-endian integer, zeros past its end: if
+// prefix8(a) < prefix8(b), then a < b (bytes.Compare).
+func prefix8(b []byte) uint64 {
+	if len(b) >= 8 {
+		return binary.BigEndian.Uint64(b)
+	}
+	var p uint64
+	for i, c := range b {
+		p |= uint64(c) << (56 - 8*i)
+	}
+	return p
 }
 
 // flushPage writes the page of the levels and values gathered so far.
@@ -497,7 +555,10 @@ func (e *pageEncoder) flushPage(st *chunkState) error {
 	if leaf.maxRep > 0 {
 		body = appendLevels(body, e.reps, bits.Len(uint(leaf.maxRep)))
 	}
-	if leaf.maxDef > 0 {
+	switch {
+	case leaf.maxDef > 0 && st.defsRun:
+		body = appendLevelRun(body, st.pageVals, leaf.maxDef, bits.Len(uint(leaf.maxDef)))
+	case leaf.maxDef > 0:
 		body = appendLevels(body, e.defs, bits.Len(uint(leaf.maxDef)))
 	}
 	enc := format.Plain
