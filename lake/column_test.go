@@ -635,3 +635,49 @@ func TestAliasColumns(t *testing.T) {
 		t.Errorf("%d rows, %d read back wrong", rows, bad)
 	}
 }
+
+// Lists in every row, of every length from empty to more than a block of fullText, of text that
+// repeats (a dictionary) and text that does not (PLAIN), read back as they were added.
+func TestFullListsReadBack(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	const n = 5000
+	evs := make([]*event.Event, 0, n)
+	for i := range n {
+		e := event.New("lists", "r", 3)
+		e.ID, e.Timestamp = fmt.Sprint(i), base.Add(time.Duration((i*7919)%n)*time.Millisecond) // shuffled
+		e.Original = fmt.Sprintf(`{"i":%d}`, i)
+		e.Add("i", event.Int(int64(i)))
+		var rep, uniq []string
+		for j := range i % 150 {
+			rep = append(rep, fmt.Sprint("v", j%3))
+			uniq = append(uniq, fmt.Sprint(i, "-", j))
+		}
+		e.Add("rep", event.Strings(rep...))
+		e.Add("uniq", event.Strings(uniq...))
+		evs = append(evs, e)
+	}
+	ingest(t, l, "k", evs, nil)
+	var bad, rows int64
+	err = l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE
+		rep != list_transform(range(i % 150), j -> 'v' || (j % 3)) OR uniq != list_transform(range(i % 150), j -> i || '-' || j))
+		FROM read_parquet(`+sqlString(l.partitionGlob("lists"))+`)`).Scan(&rows, &bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != n || bad != 0 {
+		t.Errorf("%d rows, %d read back wrong", rows, bad)
+	}
+	var encs string
+	if err := l.DB().QueryRow(`SELECT string_agg(DISTINCT path_in_schema || ': ' || encodings, '; ') FROM parquet_metadata(` +
+		sqlString(l.partitionGlob("lists")) + `) WHERE path_in_schema LIKE '%element'`).Scan(&encs); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(encs, "rep, list, element: PLAIN, RLE, RLE_DICTIONARY") || !strings.Contains(encs, "uniq, list, element: RLE, DELTA_LENGTH_BYTE_ARRAY") {
+		t.Errorf("encodings: %s", encs)
+	}
+}

@@ -141,6 +141,7 @@ type pageEncoder struct {
 	spanIDs [spanSlots]spanID
 	gen     uint32
 	thrift  thrift.CompactProtocol
+	touched byte // a byte of texts read ahead (fullText): kept, so that the reads are made
 }
 
 func newPageEncoder(level zstd.EncoderLevel) (*pageEncoder, error) {
@@ -217,9 +218,10 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 	// Every row has a value and no list: every definition level is maxDef, and each page's are
 	// written as one run (flushPage) instead of one by one.
 	st.defsRun = full && leaf.maxRep == 0
-	if st.defsRun && !useDict && (kind == event.KindString || kind == event.KindJSON) {
-		if err := e.plainText(st, c, from, to, perm); err != nil {
-			return nil, 0, false, err
+	if full && (kind == event.KindString || kind == event.KindJSON || kind == event.KindStrings) {
+		ok, err := e.fullText(st, c, from, to, perm)
+		if err != nil || !ok {
+			return nil, k, false, err
 		}
 		from = to // done
 	}
@@ -327,30 +329,120 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 	return st.ch, k, true, nil
 }
 
-// plainText adds the text values of rows [from, to) of a column that every row has, PLAIN: the
-// loop of encodeRows for that case alone, the one of the columns whose values seldom repeat
-// (addresses, ids, the original records) and so cost the most per row.
-func (e *pageEncoder) plainText(st *chunkState, c *column, from, to int32, perm []int32) error {
-	stats := st.leaf.stats
+// fullText adds the values of rows [from, to) of a text column, or a list column, that every row
+// has: the loop of encodeRows for that case alone, in blocks of gatherRows rows. The rows are in
+// time order, their values in the order added, so reading a value is a load from an unpredictable
+// place (the span, a list's ends, then the text), and one after another each load waited for the
+// one before it to miss the cache (a third of the encoding of a flow batch). A block's spans are
+// read first, then the first byte of each text (PLAIN: a dictionary's text is mostly not read),
+// in loops whose loads are independent and so overlap, and then the values are added from the
+// cache. It reports false when the dictionary grew too big.
+func (e *pageEncoder) fullText(st *chunkState, c *column, from, to int32, perm []int32) (bool, error) {
 	ar := &c.ar
-	last, haveLast := span{}, false
-	for _, r := range perm[from:to] {
-		sp := c.span(int(r))
-		b := ar.get(sp)
-		if stats && !st.noStat && (!haveLast || sp != last) {
-			st.addBytes(b) // the value before at the same span is the same value
+	lists := c.kind == event.KindStrings && !c.mixed
+	maxDef := uint8(st.leaf.maxDef)
+	var (
+		sps     [gatherRows]span
+		ends    [gatherRows + 1]int32 // lists: the block's rows' elements are sps[ends[i]:ends[i+1]]
+		touched byte
+	)
+	for rows := perm[from:to]; len(rows) > 0; {
+		n := len(rows) // rows of this block
+		if lists {
+			m := 0
+			for i, r := range rows[:min(n, gatherRows)] {
+				start, end := c.list(int(r))
+				if m+end-start > gatherRows && i > 0 {
+					n = i
+					break
+				}
+				for j := start; j < end; j++ {
+					if m == len(sps) {
+						break // a list longer than a block: the rest is read below
+					}
+					sps[m] = c.span(j)
+					m++
+				}
+				ends[i+1] = int32(m)
+				n = i + 1
+			}
+		} else {
+			n = min(n, gatherRows)
+			for i, r := range rows[:n] {
+				sps[i] = c.span(int(r))
+			}
+			ends[n] = int32(n)
 		}
-		last, haveLast = sp, true
-		e.ints = append(e.ints, int64(len(b)))
-		e.vals = append(e.vals, b...)
-		if st.pageVals++; st.pageVals >= maxPageValues || len(e.vals) >= pageBytes {
-			if err := e.flushPage(st); err != nil {
-				return err
+		if !st.useDict {
+			for _, sp := range sps[:ends[n]] {
+				if sp.len > 0 {
+					touched ^= ar.chunks[sp.chunk][sp.off]
+				}
 			}
 		}
+		for i, r := range rows[:n] {
+			if !lists {
+				if !e.addFullSpan(st, c, sps[i]) {
+					return false, nil
+				}
+			} else {
+				start, end := c.list(int(r))
+				if start == end {
+					// An empty list: defined down to the list, not a null.
+					e.defs = append(e.defs, maxDef-1)
+					e.reps = append(e.reps, 0)
+					st.pageVals++
+				}
+				got := sps[ends[i]:ends[i+1]]
+				for j := start; j < end; j++ {
+					rep := uint8(1)
+					if j == start {
+						rep = 0
+					}
+					e.defs = append(e.defs, maxDef)
+					e.reps = append(e.reps, rep)
+					st.pageVals++
+					sp := span{}
+					if k := j - start; k < len(got) {
+						sp = got[k]
+					} else {
+						sp = c.span(j)
+					}
+					if !e.addSpan(st, c, sp) {
+						return false, nil
+					}
+				}
+			}
+			if st.pageVals >= maxPageValues || len(e.vals) >= pageBytes {
+				if err := e.flushPage(st); err != nil {
+					return false, err
+				}
+			}
+		}
+		rows = rows[n:]
 	}
-	return nil
+	e.touched ^= touched
+	return true, nil
 }
+
+// addFullSpan adds the text value at a span, the value of a row of a column that every row has.
+func (e *pageEncoder) addFullSpan(st *chunkState, c *column, sp span) bool {
+	st.pageVals++
+	if st.useDict {
+		return e.addSpan(st, c, sp)
+	}
+	b := c.ar.get(sp)
+	if st.leaf.stats && !st.noStat && (!st.haveLast || sp != st.lastSpan) {
+		st.addBytes(b) // the value before at the same span is the same value
+	}
+	st.haveLast, st.lastSpan = true, sp
+	e.ints = append(e.ints, int64(len(b)))
+	e.vals = append(e.vals, b...)
+	return true
+}
+
+// gatherRows is the rows of a block of fullText.
+const gatherRows = 64
 
 // finishChunk puts the dictionary page, if any, before the chunk's data pages and fills the
 // chunk's metadata.
