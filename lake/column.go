@@ -101,8 +101,9 @@ func (s *blocks[T]) capacity() int {
 
 // column is the values of one column of one type in a batch, in the order their rows were added:
 // rows[i] is the row of the i-th value (unless dense), and rows without a value are null. Numbers (integers,
-// float bits, booleans, times in unix nanoseconds) are in nums, text in text, a list's elements in
-// text with ends[i] the end of the i-th list's elements.
+// float bits, booleans, times in unix nanoseconds) are in nums, text in text (or codes, or nothing
+// for a column of one value), a list's elements in text with ends[i] the end of the i-th list's
+// elements.
 type column struct {
 	path   string
 	kind   event.Kind // the kind of the values (KindString once the column is mixed)
@@ -116,6 +117,20 @@ type column struct {
 	// written without looking at their rows (pageEncoder.encodeOne).
 	one     bool
 	oneSpan span
+	oneID   int32 // the id of oneSpan
+	// coded: the column's text values (a list's elements) are held as codes, a byte each, the ids
+	// of their spans: a column of a few distinct values (an action, a protocol, a network
+	// interface, a log file) costs a byte per row, not a span, its values are read back from a
+	// few kB (span), and the page encoder finds their dictionary indices by code
+	// (pageEncoder.codedDict). addText gives ids to the spans it returns, in the order it first
+	// returns them, up to maxCodes of them; a value whose span got none ends the codes (uncode).
+	coded bool
+	codes blocks[uint8]
+	ids   []span // the span of each id
+	curID int32  // the id of the span addText returned last (maxCodes: none)
+	// byText finds the id of a text that is not among the recent ones, while ids are given: a
+	// value that comes back after long gets its span again, not a second copy and id.
+	byText map[string]int32
 	// alias: the column's values are, so far, those of another column in the same rows, which it
 	// does not hold again: parsers set some fields to the very value of the field before them
 	// (source.ip and source.address, network.bytes and source.bytes, cloud.account.id and
@@ -129,9 +144,12 @@ type column struct {
 	text    blocks[span]
 	ends    blocks[int32] // lists: end of each list's elements in text
 	ar      arena         // the column's text: values of a column are together, and read in order
-	// The last text value added (addText), where it is in the arena.
+	// The last text value added (addText), where it is in the arena, and the id of that span;
+	// emptyID is one more than the id of the empty text's span (0: none yet).
 	lastText string
 	lastSpan span
+	lastID   int32
+	emptyID  int32
 	// Recent distinct values (addText), while they are found often enough to be worth looking up.
 	recent *recentText
 	// At commit (arrange): the written positions of the rows with a value, and their values.
@@ -172,7 +190,7 @@ func (c *column) row(i int) int32 {
 // memory is what the column holds.
 func (c *column) memory() int64 {
 	return c.ar.bytes + int64(c.rows.capacity())*4 + int64(c.nums.capacity())*8 + int64(c.text.capacity())*12 +
-		int64(c.ends.capacity())*4 + int64(cap(c.pos)+cap(c.idx))*4
+		int64(c.ends.capacity())*4 + int64(cap(c.pos)+cap(c.idx))*4 + int64(c.codes.capacity()) + int64(cap(c.ids))*12
 }
 
 // add appends the value of a row. A key given twice in one event keeps its first value, the one
@@ -211,11 +229,13 @@ func (c *column) add(row int32, v event.Value) {
 			}
 		} else if c.one {
 			c.spread()
+		} else if c.n == 1 {
+			c.coded = !c.unique // the first list, of more elements or none
 		}
 		for _, s := range l {
-			c.text.append(c.addText(s))
+			c.storeSpan(c.addText(s))
 		}
-		c.ends.append(int32(c.text.len()))
+		c.ends.append(int32(c.elems()))
 	case event.KindFloat:
 		c.nums.append(int64(math.Float64bits(v.Float())))
 	case event.KindTime:
@@ -227,22 +247,68 @@ func (c *column) add(row int32, v event.Value) {
 	}
 }
 
-// addSpan appends the span of a text value (not a list) that addRow has counted.
+// addSpan appends the span of a text value (not a list) that addRow has counted, which addText
+// has just returned.
 func (c *column) addSpan(sp span) {
 	if !c.keepsOne(sp) {
-		c.text.append(sp)
+		c.storeSpan(sp)
 	}
+}
+
+// storeSpan appends the span of a text value (a list's element), which addText has just returned,
+// to a column that does not hold one value: its code, or the span itself.
+func (c *column) storeSpan(sp span) {
+	if c.coded {
+		if c.curID < maxCodes {
+			c.codes.append(uint8(c.curID))
+			return
+		}
+		c.uncode()
+	}
+	c.text.append(sp)
+}
+
+// uncode ends a column's codes: its values so far get their spans.
+func (c *column) uncode() {
+	for _, b := range c.codes.b {
+		for _, code := range b {
+			c.text.append(c.ids[code])
+		}
+	}
+	c.coded, c.codes = false, blocks[uint8]{}
+}
+
+// elems is the number of text values (a list's elements) the column holds, but for one value.
+func (c *column) elems() int {
+	if c.coded {
+		return c.codes.len()
+	}
+	return c.text.len()
+}
+
+// maxCodes is the most ids a column gives its spans: codes are bytes.
+const maxCodes = 256
+
+// newID gives a span returned by addText for the first time its id, or maxCodes when there are no
+// more.
+func (c *column) newID(sp span) int32 {
+	if len(c.ids) >= maxCodes {
+		return maxCodes
+	}
+	c.ids = append(c.ids, sp)
+	return int32(len(c.ids) - 1)
 }
 
 // keepsOne reports whether the value that addRow has just counted, the text at sp (or a list of
 // that one text), leaves the column with one value: it is the column's first, or the one again.
-// Otherwise the column's values so far are spread into text (and ends), and the caller adds it.
+// Otherwise the column's values so far are spread into codes or text (and ends), and the caller
+// adds it.
 func (c *column) keepsOne(sp span) bool {
 	switch {
 	case c.one && sp == c.oneSpan:
 		return true
 	case c.n == 1 && c.text.len() == 0 && c.nums.len() == 0:
-		c.one, c.oneSpan = true, sp
+		c.one, c.oneSpan, c.oneID = true, sp, c.curID
 		return true
 	case c.one:
 		c.spread()
@@ -251,11 +317,16 @@ func (c *column) keepsOne(sp span) bool {
 }
 
 // spread ends a column's one value: the values before the one addRow has just counted get their
-// spans (and a list its end).
+// codes, or their spans (and a list its end).
 func (c *column) spread() {
 	list := c.kind == event.KindStrings && !c.mixed
+	c.coded = !c.unique && c.oneID < maxCodes
 	for i := range c.n - 1 {
-		c.text.append(c.oneSpan)
+		if c.coded {
+			c.codes.append(uint8(c.oneID))
+		} else {
+			c.text.append(c.oneSpan)
+		}
 		if list {
 			c.ends.append(int32(i + 1))
 		}
@@ -267,6 +338,9 @@ func (c *column) spread() {
 func (c *column) span(j int) span {
 	if c.one {
 		return c.oneSpan
+	}
+	if c.coded {
+		return c.ids[c.codes.at(j)]
 	}
 	return c.text.at(j)
 }
@@ -335,17 +409,23 @@ func (c *column) addMicros(row int32, us int64) {
 // addText copies a text value into the column's arena, unless it is the same as the value before
 // it (a column of one account, one region, one file name) or as a recent one (an action or an
 // outcome of two values in any order, the elements of a list such as ["connection", "allowed"]):
-// then the copy is shared. Shared copies are less to hold, and to the page encoder a value at the
-// same span as another is that value again, which it indexes without hashing it (addSpan).
+// then the copy is shared, as it is with one of the first maxCodes copies (byText). Shared copies
+// are less to hold, and to the page encoder a value at the same span as another is that value
+// again, which it indexes without hashing it (addSpan). It sets curID to the span's id.
 func (c *column) addText(s string) span {
 	if c.unique {
 		return c.ar.add(s)
 	}
-	if len(s) == len(c.lastText) && s == c.lastText {
-		return c.lastSpan
-	}
 	if len(s) == 0 {
+		if c.emptyID == 0 {
+			c.emptyID = c.newID(span{}) + 1
+		}
+		c.curID = c.emptyID - 1
 		return span{}
+	}
+	if len(s) == len(c.lastText) && s == c.lastText {
+		c.curID = c.lastID
+		return c.lastSpan
 	}
 	r := c.recent
 	if r == nil && !c.varied {
@@ -357,19 +437,36 @@ func (c *column) addText(s string) span {
 		slot = &r.slots[textHash(s)]
 		if len(slot.text) == len(s) && slot.text == s {
 			r.hits++
-			c.lastText, c.lastSpan = slot.text, slot.sp
+			c.lastText, c.lastSpan, c.lastID, c.curID = slot.text, slot.sp, slot.id, slot.id
 			return slot.sp
+		}
+		if id, ok := c.byText[s]; ok {
+			r.hits++
+			sp := c.ids[id]
+			c.lastText, c.lastSpan, c.lastID, c.curID = bytesString(c.ar.get(sp)), sp, id, id
+			slot.text, slot.sp, slot.id = c.lastText, sp, id
+			return sp
 		}
 		if r.misses++; r.misses == recentTrial && r.hits < recentTrial/4 {
 			// Values that seldom come back (addresses, ids): looking them up costs more than
 			// it saves. The column stops, for this batch.
-			c.recent, c.varied, slot = nil, true, nil
+			c.recent, c.varied, c.byText, slot = nil, true, nil, nil
 		}
 	}
 	sp := c.ar.add(s)
-	c.lastText, c.lastSpan = bytesString(c.ar.get(sp)), sp
+	id := c.newID(sp)
+	c.lastText, c.lastSpan, c.lastID, c.curID = bytesString(c.ar.get(sp)), sp, id, id
 	if slot != nil {
-		slot.text, slot.sp = c.lastText, sp
+		slot.text, slot.sp, slot.id = c.lastText, sp, id
+	}
+	switch {
+	case id == maxCodes:
+		c.byText = nil
+	case c.recent != nil:
+		if c.byText == nil {
+			c.byText = map[string]int32{}
+		}
+		c.byText[c.lastText] = id
 	}
 	return sp
 }
@@ -384,6 +481,7 @@ type recentText struct {
 type recentSlot struct {
 	text string // the copy in the arena
 	sp   span
+	id   int32
 }
 
 const (
@@ -454,8 +552,8 @@ func (c *column) toText() {
 	for i := range c.n {
 		text.append(c.ar.add(c.value(i).Text()))
 	}
-	c.mixed, c.kind, c.one = true, event.KindString, false
-	c.text, c.nums, c.ends = text, blocks[int64]{}, blocks[int32]{}
+	c.mixed, c.kind, c.one, c.coded = true, event.KindString, false, false
+	c.text, c.nums, c.ends, c.codes = text, blocks[int64]{}, blocks[int32]{}, blocks[uint8]{}
 }
 
 // list returns where the i-th list's elements are in text.

@@ -681,3 +681,76 @@ func TestFullListsReadBack(t *testing.T) {
 		t.Errorf("encodings: %s", encs)
 	}
 }
+
+// A text column of few distinct values holds a byte per value (column.coded), as long as its
+// values have at most maxCodes distinct copies: a value that comes back after many others gets its
+// first copy again. Past that, or when a value of another kind turns it to text, it holds spans.
+// Every row reads back as it was added.
+func TestCodedColumns(t *testing.T) {
+	l, err := Open(t.TempDir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	a, err := l.NewAppender()
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
+	const n = 30_000
+	fresh := func(s string) string { return string([]byte(s)) } // a parser's copy, elsewhere in memory
+	lists := [][]string{{"connection", "allowed"}, {"connection", "denied"}, {}, {"", "x"}}
+	for i := range n {
+		e := event.New("coded", "r", 10)
+		e.ID, e.Timestamp = fmt.Sprint(i), base.Add(time.Duration((i*7919)%n)*time.Millisecond) // shuffled
+		e.Original = fmt.Sprintf(`{"i":%d}`, i)
+		e.Add("i", event.Int(int64(i)))
+		e.Add("c.few", event.String(fresh(fmt.Sprint("v", i%5))))
+		many := fmt.Sprint("m", i%10)
+		if i >= 10_000 {
+			many = fmt.Sprint("u", i) // all distinct from here on
+		}
+		e.Add("c.many", event.String(fresh(many)))
+		e.Add("c.empty", event.String(fresh([]string{"", "x"}[i%2])))
+		l := lists[i%len(lists)]
+		e.Add("c.list", event.Strings(l...))
+		if i < 20_000 {
+			e.Add("c.kinds", event.String(fresh(fmt.Sprint(i%3))))
+		} else {
+			e.Add("c.kinds", event.Int(int64(i%3)))
+		}
+		e.Add("c.back200", event.String(fresh(fmt.Sprint("b", (i*37)%200))))
+		e.Add("c.back300", event.String(fresh(fmt.Sprint("b", (i*37)%300))))
+		if err := a.Add(e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tb := a.types["coded"]
+	for path, want := range map[string]bool{"c.few": true, "c.many": false, "c.empty": true, "c.list": true, "c.kinds": false,
+		"c.back200": true, "c.back300": false} {
+		if c := tb.byPath[path]; c.coded != want {
+			t.Errorf("%s: coded %v, want %v", path, c.coded, want)
+		}
+	}
+	if c := tb.byPath["c.back200"]; len(c.ids) != 200 {
+		t.Errorf("c.back200: %d ids for 200 distinct values", len(c.ids))
+	}
+	a.EndObject(Object{Key: "k", SHA256: "k"})
+	if _, err := a.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var bad, rows int64
+	err = l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE c.few != 'v' || (i % 5)
+		OR c.many != CASE WHEN i < 10000 THEN 'm' || (i % 10) ELSE 'u' || i END
+		OR c.empty != ['', 'x'][i % 2 + 1]
+		OR c.list != [['connection', 'allowed'], ['connection', 'denied'], [], ['', 'x']][i % 4 + 1]
+		OR c.kinds != (i % 3)::VARCHAR
+		OR c.back200 != 'b' || ((i * 37) % 200) OR c.back300 != 'b' || ((i * 37) % 300))
+		FROM read_parquet(`+sqlString(l.partitionGlob("coded"))+`)`).Scan(&rows, &bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows != n || bad != 0 {
+		t.Errorf("%d rows, %d read back wrong", rows, bad)
+	}
+}

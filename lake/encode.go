@@ -357,7 +357,7 @@ func (p *filePart) finish(fs *fileSchema) error {
 
 // size is what the column costs to write, roughly: its values and its text.
 func (c *column) size() int64 {
-	return int64(c.nums.len())*8 + int64(c.text.len())*4 + int64(c.n) + c.ar.bytes
+	return int64(c.nums.len())*8 + int64(c.text.len())*4 + int64(c.codes.len()) + int64(c.n) + c.ar.bytes
 }
 
 // write encodes and compresses the column's values of one file, a column chunk per row group, and
