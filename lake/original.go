@@ -81,18 +81,28 @@ func appendTemplate(b []byte, orig string, refs []ref) []byte {
 			refs[j], refs[j-1] = refs[j-1], refs[j]
 		}
 	}
+	// A record with no 0x01 byte (nearly every one) needs no escaping: one scan for it, not one
+	// per piece between references.
+	escape := strings.IndexByte(orig, 1) >= 0
 	at := 0
 	for _, r := range refs {
 		if r.off < at {
 			continue
 		}
-		b = appendEscaped(b, orig[at:r.off])
+		if escape {
+			b = appendEscaped(b, orig[at:r.off])
+		} else {
+			b = append(b, orig[at:r.off]...)
+		}
 		b = append(b, 1)
 		b = append(b, r.path...)
 		b = append(b, 2)
 		at = r.end
 	}
-	return appendEscaped(b, orig[at:])
+	if escape {
+		return appendEscaped(b, orig[at:])
+	}
+	return append(b, orig[at:]...)
 }
 
 // appendEscaped appends s with each 0x01 written 0x01 0x02.
