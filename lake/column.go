@@ -110,7 +110,7 @@ type column struct {
 	mixed  bool       // values of more than one kind arrived: every value is kept as its text
 	micros bool       // times are in unix microseconds (every time column since far times), not nanoseconds
 	ref    bool       // values of this column can stand for pieces of the original record (original.go)
-	unique bool       // values never repeat (the records' templates): not compared with the last one
+	unique bool       // values never repeat (the records' templates, their ids): not compared with others
 	// one: every value so far is the text at oneSpan (a list: the list of that one text), and text
 	// and ends are not kept. Many columns of a batch hold one value (a provider, an account, a
 	// log's version or dataset): they then cost nothing per row to hold, and their chunks are

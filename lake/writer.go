@@ -203,8 +203,9 @@ func (tb *typeBatch) shapeOf(head, fields []event.Field) *shape {
 		if c == nil {
 			// Templates of one type share long runs (a flow record's template is the same up to
 			// its numbers), so comparing one with the last costs most of its length, and they
-			// hardly ever repeat whole.
-			c = &column{path: path, ref: referable(path), unique: path == "_original"}
+			// hardly ever repeat whole. Event ids are one per record: looking each up among the
+			// ones before it finds nothing.
+			c = &column{path: path, ref: referable(path), unique: path == "_original" || path == "_id"}
 			tb.byPath[path] = c
 			tb.cols = append(tb.cols, c)
 		}
