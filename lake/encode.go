@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"math/bits"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -136,47 +135,28 @@ func (a *Appender) writeType(ctx context.Context, staging, typ string) (files []
 
 // timeOrder returns the rows in time order, ties in the order added: perm[i] is the i-th row.
 func timeOrder(ts []int64) []int32 {
-	n := len(ts)
-	perm := make([]int32, n)
-	if slices.IsSorted(ts) {
-		for i := range perm {
-			perm[i] = int32(i)
-		}
-		return perm
-	}
-	// Each row as one integer, its time in nanoseconds from the batch's first above its index,
-	// when both fit in 64 bits (half a million rows within 9 hours, as a batch of flow logs or of
-	// CloudTrail mostly is), radix sorted: five times faster than indices sorted by comparing
-	// the times they point to (on 400,000 flow records, 8 ms against 44), and ties keep their
-	// order.
-	lo, hi := slices.Min(ts), slices.Max(ts)
-	shift := bits.Len(uint(n))
-	if span := uint64(hi) - uint64(lo); shift < 64 && span < 1<<(64-shift) {
-		keys := make([]uint64, n)
-		for i, t := range ts {
-			keys[i] = (uint64(t)-uint64(lo))<<shift | uint64(i)
-		}
-		for i, k := range radixSort(keys, make([]uint64, n)) {
-			perm[i] = int32(k & (1<<shift - 1))
-		}
-		return perm
-	}
+	perm := make([]int32, len(ts))
 	for i := range perm {
 		perm[i] = int32(i)
 	}
-	slices.SortFunc(perm, func(x, y int32) int {
-		if c := cmp.Compare(ts[x], ts[y]); c != 0 {
-			return c
-		}
-		return cmp.Compare(x, y)
-	})
-	return perm
+	if slices.IsSorted(ts) {
+		return perm
+	}
+	// The rows radix sorted by their time from the batch's first, in nanoseconds: on 400,000 flow
+	// records, 8 ms against 44 for the rows sorted by comparing the times they point to.
+	lo := slices.Min(ts)
+	keys := make([]uint64, len(ts))
+	for i, t := range ts {
+		keys[i] = uint64(t) - uint64(lo)
+	}
+	return radixSort(keys, perm)
 }
 
-// radixSort sorts keys, using tmp (as long) for room, and returns the sorted slice (keys or tmp):
-// least significant digit first, 11 bits at a time, skipping the digits that every key has alike
-// (the low bits of times in whole seconds, the high bits of times close together).
-func radixSort(keys, tmp []uint64) []uint64 {
+// radixSort sorts rows by their keys (keys[i] is rows[i]'s), stably: rows of equal keys keep their
+// order. It sorts least significant digit first, 11 bits at a time, skipping the digits that every
+// key has alike (the low bits of times in whole seconds, the high bits of times close together), and
+// returns the sorted rows, in rows or in a slice of its own; keys are overwritten.
+func radixSort(keys []uint64, rows []int32) []int32 {
 	const digit = 11
 	const mask = 1<<digit - 1
 	or, and := uint64(0), ^uint64(0)
@@ -185,14 +165,19 @@ func radixSort(keys, tmp []uint64) []uint64 {
 		and &= k
 	}
 	differ := or ^ and
-	src, dst := keys, tmp[:len(keys)]
+	srcK, srcR := keys, rows
+	var dstK []uint64
+	var dstR []int32
 	var count [1 << digit]int
 	for shift := 0; shift < 64; shift += digit {
 		if differ>>shift&mask == 0 {
 			continue
 		}
+		if dstK == nil {
+			dstK, dstR = make([]uint64, len(keys)), make([]int32, len(rows))
+		}
 		clear(count[:])
-		for _, k := range src {
+		for _, k := range srcK {
 			count[k>>shift&mask]++
 		}
 		sum := 0
@@ -200,14 +185,14 @@ func radixSort(keys, tmp []uint64) []uint64 {
 			count[i] = sum
 			sum += c
 		}
-		for _, k := range src {
+		for i, k := range srcK {
 			d := k >> shift & mask
-			dst[count[d]] = k
+			dstK[count[d]], dstR[count[d]] = k, srcR[i]
 			count[d]++
 		}
-		src, dst = dst, src
+		srcK, dstK, srcR, dstR = dstK, srcK, dstR, srcR
 	}
-	return src
+	return srcR
 }
 
 // encodeParts encodes the columns of every file on GOMAXPROCS workers, one (file, column) job at a

@@ -311,8 +311,7 @@ func TestChunkStatistics(t *testing.T) {
 	}
 }
 
-// timeOrder sorts rows by time, ties in the order added, whether the times fit beside the row
-// numbers in one integer or not.
+// timeOrder sorts rows by time, ties in the order added, however far apart the times.
 func TestTimeOrder(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, spread := range []int64{0, 1000, int64(time.Hour), math.MaxInt64 / 4} {
@@ -324,7 +323,7 @@ func TestTimeOrder(t *testing.T) {
 			}
 		}
 		if spread == math.MaxInt64/4 {
-			ts[0], ts[1] = math.MinInt64, math.MaxInt64 // too far apart to share an integer
+			ts[0], ts[1] = math.MinInt64, math.MaxInt64 // the widest span
 		}
 		perm := timeOrder(ts)
 		want := make([]int32, len(ts))
@@ -337,11 +336,17 @@ func TestTimeOrder(t *testing.T) {
 		}
 	}
 	keys := make([]uint64, 3000)
+	rows := make([]int32, len(keys))
 	for i := range keys {
 		keys[i] = rng.Uint64() >> (i % 64) // every digit, some keys alike above theirs
+		if i%5 == 0 && i > 0 {
+			keys[i] = keys[i-1] // ties
+		}
+		rows[i] = int32(i)
 	}
-	want := slices.Sorted(slices.Values(keys))
-	if got := radixSort(keys, make([]uint64, len(keys))); !slices.Equal(got, want) {
-		t.Error("radixSort: not sorted")
+	want := slices.Clone(rows)
+	slices.SortStableFunc(want, func(x, y int32) int { return cmp.Compare(keys[x], keys[y]) })
+	if got := radixSort(slices.Clone(keys), rows); !slices.Equal(got, want) {
+		t.Error("radixSort: rows not in the order of their keys, ties in their order")
 	}
 }
