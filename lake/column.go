@@ -581,8 +581,13 @@ func (c *column) repeats(step int) bool {
 	ar := &c.ar
 	distinct := map[string]struct{}{}
 	sampled := 0
-	for i := range c.n {
-		if int(c.row(i))%step != 0 {
+	// The values of rows 0, step, 2*step...: in a dense column, the value of row i is the i-th.
+	inc := 1
+	if c.dense {
+		inc = step
+	}
+	for i := 0; i < c.n; i += inc {
+		if !c.dense && int(c.row(i))%step != 0 {
 			continue
 		}
 		sampled++
