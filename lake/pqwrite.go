@@ -252,20 +252,11 @@ func (e *pageEncoder) encodeRows(c *column, leaf *leafInfo, k int, from, to int3
 		case event.KindStrings:
 			start, end := c.list(i)
 			if start == end {
-				// An empty list: defined down to the list, not a null.
-				e.defs = append(e.defs, maxDef-1)
-				e.reps = append(e.reps, 0)
-				st.pageVals++
+				e.emptyList(st, maxDef)
 				break
 			}
 			for j := start; j < end; j++ {
-				rep := uint8(1)
-				if j == start {
-					rep = 0
-				}
-				e.defs = append(e.defs, maxDef)
-				e.reps = append(e.reps, rep)
-				st.pageVals++
+				e.listElem(st, maxDef, j == start)
 				if !e.addSpan(st, c, c.span(j)) {
 					return nil, k, false, nil
 				}
@@ -391,20 +382,11 @@ func (e *pageEncoder) fullText(st *chunkState, c *column, from, to int32, perm [
 			} else {
 				start, end := c.list(int(r))
 				if start == end {
-					// An empty list: defined down to the list, not a null.
-					e.defs = append(e.defs, maxDef-1)
-					e.reps = append(e.reps, 0)
-					st.pageVals++
+					e.emptyList(st, maxDef)
 				}
 				got := sps[ends[i]:ends[i+1]]
 				for j := start; j < end; j++ {
-					rep := uint8(1)
-					if j == start {
-						rep = 0
-					}
-					e.defs = append(e.defs, maxDef)
-					e.reps = append(e.reps, rep)
-					st.pageVals++
+					e.listElem(st, maxDef, j == start)
 					sp := span{}
 					if k := j - start; k < len(got) {
 						sp = got[k]
@@ -458,19 +440,10 @@ func (e *pageEncoder) codedDict(st *chunkState, c *column, from, to int32, perm 
 		} else {
 			start, end := c.list(int(r))
 			if start == end {
-				// An empty list: defined down to the list, not a null.
-				e.defs = append(e.defs, maxDef-1)
-				e.reps = append(e.reps, 0)
-				st.pageVals++
+				e.emptyList(st, maxDef)
 			}
 			for j := start; j < end; j++ {
-				rep := uint8(1)
-				if j == start {
-					rep = 0
-				}
-				e.defs = append(e.defs, maxDef)
-				e.reps = append(e.reps, rep)
-				st.pageVals++
+				e.listElem(st, maxDef, j == start)
 				if !add(c.codes.at(j)) {
 					return false, nil
 				}
@@ -1040,4 +1013,22 @@ func writeFile(w io.Writer, fs *fileSchema, name string, chunks [][]*chunk, rows
 		return off, err
 	}
 	return off, write([]byte("PAR1"))
+}
+
+// emptyList adds the levels of an empty list: defined down to the list, not a null.
+func (e *pageEncoder) emptyList(st *chunkState, maxDef uint8) {
+	e.defs = append(e.defs, maxDef-1)
+	e.reps = append(e.reps, 0)
+	st.pageVals++
+}
+
+// listElem adds the levels of a list element: repetition 0 for a list's first, 1 for the others.
+func (e *pageEncoder) listElem(st *chunkState, maxDef uint8, first bool) {
+	rep := uint8(1)
+	if first {
+		rep = 0
+	}
+	e.defs = append(e.defs, maxDef)
+	e.reps = append(e.reps, rep)
+	st.pageVals++
 }
