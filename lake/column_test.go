@@ -26,11 +26,7 @@ var update = flag.Bool("update", false, "rewrite the golden files of the lake's 
 // column writer reproduced them exactly, except where that writer wrote broken files (a list with an
 // empty string or an empty list, a key given twice in one event: DuckDB failed to read them).
 func TestFilesReadBack(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	a, err := l.NewAppender()
 	if err != nil {
 		t.Fatal(err)
@@ -233,11 +229,7 @@ func synthetic() []*event.Event {
 // A batch's memory is what its columns hold, measured, not estimated from the events: a batch of
 // events with 1 kB originals holds a little more than its text, and Full says so at MaxBatchBytes.
 func TestBatchMemoryIsMeasured(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	a, _ := l.NewAppender()
 	a.MaxBatchBytes = 8 << 20
 	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
@@ -271,11 +263,7 @@ func TestBatchMemoryIsMeasured(t *testing.T) {
 
 // Add copies what it keeps: the caller may change or reuse an event once it is added.
 func TestAddDoesNotKeepTheEvent(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	a, _ := l.NewAppender()
 	buf := []byte(`{"a":1}`)
 	e := event.New("reuse", bytesString(buf), 2)
@@ -301,11 +289,7 @@ func TestAddDoesNotKeepTheEvent(t *testing.T) {
 // Times outside the years nanoseconds reach (before 1678, after 2262) and before 1970 land in their
 // own hour and read back exactly.
 func TestFarTimes(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	var evs []*event.Event
 	for i, ts := range []time.Time{
 		time.Date(2300, 1, 2, 3, 4, 5, 6000, time.UTC),
@@ -339,11 +323,7 @@ func TestFarTimes(t *testing.T) {
 
 // A field named like a column every row has (a parser's mistake) does not replace or break it.
 func TestFixedKeysInFields(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	e := event.New("fixed", "the record", 4)
 	e.ID, e.Timestamp = "id-1", time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	e.Add("@timestamp", event.String("not a time"))
@@ -361,11 +341,7 @@ func TestFixedKeysInFields(t *testing.T) {
 // A file of more than one row group (122,880 rows) keeps every value on its row across the groups,
 // for columns every row has, columns few rows have, and lists.
 func TestRowGroups(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	const n = 130_000
 	evs := make([]*event.Event, 0, n)
@@ -386,7 +362,7 @@ func TestRowGroups(t *testing.T) {
 	var groups int64
 	l.DB().QueryRow(`SELECT count(DISTINCT row_group_id) FROM parquet_metadata(` + sqlString(l.partitionGlob("groups")) + `)`).Scan(&groups)
 	var rows, misplaced, sparse, badSparse, lists, badLists int64
-	err = l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE n != file_row_number),
+	err := l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE n != file_row_number),
 		count(sparse), count(*) FILTER (WHERE (n % 7 = 0) != (sparse IS NOT NULL) OR sparse != n::VARCHAR),
 		count(list), count(*) FILTER (WHERE (n % 5 = 0) != (list IS NOT NULL) OR list != [n::VARCHAR, 'x'])
 		FROM `+src).Scan(&rows, &misplaced, &sparse, &badSparse, &lists, &badLists)
@@ -402,11 +378,7 @@ func TestRowGroups(t *testing.T) {
 // Batches of one Appender, of different sizes, each of several blocks and text chunks, read back as
 // added.
 func TestSeveralBatches(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	a, _ := l.NewAppender()
 	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	const per = 20_000 // several blocks, and text chunks of the largest size
@@ -430,7 +402,7 @@ func TestSeveralBatches(t *testing.T) {
 		}
 	}
 	var rows, bad int64
-	err = l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE _original != 'rec-' || n || '-' || repeat('y', 200 + (n % 50)::INT)
+	err := l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE _original != 'rec-' || n || '-' || repeat('y', 200 + (n % 50)::INT)
 		OR _id != n::VARCHAR OR (n % 3 = 0) != (tag IS NOT NULL) OR tag != 't' || n)
 		FROM read_parquet(`+sqlString(l.partitionGlob("reuse"))+`, union_by_name = true)`).Scan(&rows, &bad)
 	if err != nil {
@@ -482,11 +454,7 @@ func TestRecentValuesShareCopies(t *testing.T) {
 // a second value later, a list of more than one element or a value of another kind holds them all
 // from then on. Every row reads back as it was added, in two row groups.
 func TestOneValueColumns(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	const n = 130_000
 	evs := make([]*event.Event, 0, n)
@@ -522,7 +490,7 @@ func TestOneValueColumns(t *testing.T) {
 	}
 	ingest(t, l, "k", evs, nil)
 	var bad, rows int64
-	err = l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE k.same != 'same'
+	err := l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE k.same != 'same'
 		OR k.late != CASE WHEN i >= 125000 THEN 'second' ELSE 'first' END
 		OR k.list != CASE WHEN i < 126000 THEN ['network'] WHEN i < 127000 THEN ['network', 'web'] ELSE [] END
 		OR k.one_list != ['network'] OR k.kinds != '7'
@@ -549,11 +517,7 @@ func TestOneValueColumns(t *testing.T) {
 // other column's, or whose column changes kind, gets its values back. Every row reads back as it
 // was added, in two row groups.
 func TestAliasColumns(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	a, err := l.NewAppender()
 	if err != nil {
 		t.Fatal(err)
@@ -639,11 +603,7 @@ func TestAliasColumns(t *testing.T) {
 // Lists in every row, of every length from empty to more than a block of fullText, of text that
 // repeats (a dictionary) and text that does not (PLAIN), read back as they were added.
 func TestFullListsReadBack(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	const n = 5000
 	evs := make([]*event.Event, 0, n)
@@ -663,7 +623,7 @@ func TestFullListsReadBack(t *testing.T) {
 	}
 	ingest(t, l, "k", evs, nil)
 	var bad, rows int64
-	err = l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE
+	err := l.DB().QueryRow(`SELECT count(*), count(*) FILTER (WHERE
 		rep != list_transform(range(i % 150), j -> 'v' || (j % 3)) OR uniq != list_transform(range(i % 150), j -> i || '-' || j))
 		FROM read_parquet(`+sqlString(l.partitionGlob("lists"))+`)`).Scan(&rows, &bad)
 	if err != nil {
@@ -687,11 +647,7 @@ func TestFullListsReadBack(t *testing.T) {
 // first copy again. Past that, or when a value of another kind turns it to text, it holds spans.
 // Every row reads back as it was added.
 func TestCodedColumns(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	a, err := l.NewAppender()
 	if err != nil {
 		t.Fatal(err)

@@ -219,11 +219,7 @@ func TestBitPackedBooleans(t *testing.T) {
 // each row group's min, max and nulls per column, none for the original record, and a column whose
 // dictionary outgrows its limit is written PLAIN with every value still in place.
 func TestChunkStatistics(t *testing.T) {
-	l, err := Open(t.TempDir(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	l := openLake(t)
 	base := time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC)
 	const n = 130_000 // two row groups: [0, 122880) and the rest
 	step := n / samples
