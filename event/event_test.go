@@ -246,3 +246,54 @@ func TestEscapeControls(t *testing.T) {
 		}
 	}
 }
+
+// TestWritten: a number or a time read from its record gives back the span it was read from only
+// when that span is exactly the value written in its form again; anything else stays in the
+// record as it is.
+func TestWritten(t *testing.T) {
+	rec := "v=007 n=42 neg=-5 plus=+9 t=1700000000 far=99999999999 frac=1700000000"
+	at := func(s string) string { // the piece of rec after "s="
+		i := strings.Index(rec, s+"=") + len(s) + 1
+		j := strings.IndexByte(rec[i:], ' ')
+		if j < 0 {
+			j = len(rec) - i
+		}
+		return rec[i : i+j]
+	}
+	sec := time.Unix(1700000000, 0)
+	for _, tc := range []struct {
+		name string
+		v    Value
+		want string // the span's text, "" for none
+		form Form
+	}{
+		{"decimal", IntIn(42, at("n")), "42", FormDecimal},
+		{"negative", IntIn(-5, at("neg")), "-5", FormDecimal},
+		{"leading zeros are not the number's text", IntIn(7, at("v")), "", 0},
+		{"a sign is not either", IntIn(9, at("plus")), "", 0},
+		{"another number than the text's", IntIn(43, at("n")), "", 0},
+		{"text outside the record", IntIn(42, strings.Clone(at("n"))), "", 0},
+		{"no text", Int(42), "", 0},
+		{"unix seconds", TimeIn(sec, at("t"), FormUnix), "1700000000", FormUnix},
+		{"a time with a fraction", TimeIn(sec.Add(time.Millisecond), at("frac"), FormUnix), "", 0},
+		{"a far time keeps its instant, not its text", TimeIn(time.Unix(99999999999, 0), at("far"), FormUnix), "", 0},
+		{"a time without a form", TimeIn(sec, at("t"), FormNone), "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			off, end, f, ok := tc.v.Written(rec)
+			switch {
+			case tc.want == "" && ok:
+				t.Errorf("span %q in form %c, want none", rec[off:end], f)
+			case tc.want != "" && (!ok || rec[off:end] != tc.want || f != tc.form):
+				t.Errorf("span %d-%d (%v) in form %c, want %q in form %c", off, end, ok, f, tc.want, tc.form)
+			}
+		})
+	}
+	// A time read from text is the same time as any other.
+	if v := TimeIn(sec, at("t"), FormUnix); !v.Time().Equal(sec) || !v.Equal(Time(sec)) || v.Text() != "2023-11-14T22:13:20Z" {
+		t.Errorf("TimeIn: %s, %q", v.Time(), v.Text())
+	}
+	if far := time.Unix(99999999999, 0); !TimeIn(far, at("far"), FormUnix).Time().Equal(far) {
+		t.Error("a far time read from text lost its instant")
+	}
+}

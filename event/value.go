@@ -37,10 +37,86 @@ func (k Kind) String() string {
 // for the garbage collector), a number, a time or a bool in n. A Field is then 40 bytes, not the 72
 // of a struct with a string, a slice and a number side by side, and an event of 30 fields is that
 // much less memory to write, to collect and to move through the cache.
+//
+// A number or a time read from a piece of its record (IntIn, TimeIn) also keeps where that piece
+// is, and how it was written (form), in room the struct has anyway: the lake then stores the
+// record without the number's digits, which its column already holds (lake/original.go).
 type Value struct {
-	p    unsafe.Pointer // KindString, KindJSON: the text's bytes; KindStrings: the list's elements; KindTime: a far time (see Time), or nil
+	p    unsafe.Pointer // KindString, KindJSON: the text's bytes; KindStrings: the list's elements; KindTime: a far time (see Time), or nil; KindInt, KindTime with a form: the text read
 	n    uint64         // the length of the text or list; or the number (float bits), bool, unix nanos
 	kind Kind
+	form Form // KindInt, KindTime: how the text at p wrote the value (FormNone: no text)
+}
+
+// Form is how a record wrote a number or a time that a parser read from it.
+type Form uint8
+
+const (
+	FormNone    Form = 0
+	FormDecimal Form = 'd' // an integer in decimal, as strconv.FormatInt writes it
+	FormUnix    Form = 's' // a time in decimal unix seconds
+)
+
+// IntIn returns the integer n that a parser read from text, a piece of its event's record. The
+// text should be n as FormatInt writes it: text that is not ("007", "+7") is left in the record
+// (Written), never rewritten.
+func IntIn(n int64, text string) Value {
+	if len(text) == 0 {
+		return Int(n)
+	}
+	return Value{p: unsafe.Pointer(unsafe.StringData(text)), n: uint64(n), kind: KindInt, form: FormDecimal}
+}
+
+// TimeIn returns the instant t that a parser read from text, a piece of its event's record,
+// written in form f.
+func TimeIn(t time.Time, text string, f Form) Value {
+	v := Time(t)
+	if v.p != nil || len(text) == 0 || f == FormNone || f == FormDecimal {
+		return v // a far time keeps p for itself
+	}
+	v.p, v.form = unsafe.Pointer(unsafe.StringData(text)), f
+	return v
+}
+
+// Written returns the span [off, end) of rec that the value was read from (IntIn, TimeIn), and
+// its form, if that span lies inside rec's memory and its bytes are exactly the value written
+// in that form again (AppendForm): a number or a time that a reader renders from its column
+// gives back the record's bytes.
+func (v Value) Written(rec string) (off, end int, f Form, ok bool) {
+	if v.form == FormNone || (v.kind != KindInt && v.kind != KindTime) || len(rec) == 0 {
+		return 0, 0, 0, false
+	}
+	var buf [24]byte
+	text := v.AppendForm(buf[:0], v.form)
+	if len(text) == 0 {
+		return 0, 0, 0, false
+	}
+	base := uintptr(unsafe.Pointer(unsafe.StringData(rec)))
+	p := uintptr(v.p)
+	if p < base || p-base > uintptr(len(rec)) || uintptr(len(rec))-(p-base) < uintptr(len(text)) {
+		return 0, 0, 0, false
+	}
+	off = int(p - base)
+	if rec[off:off+len(text)] != string(text) {
+		return 0, 0, 0, false
+	}
+	return off, off + len(text), v.form, true
+}
+
+// AppendForm appends the value written in form f: an integer in decimal (FormDecimal), a time
+// in unix seconds (FormUnix, whole seconds only: a time with a fraction appends nothing).
+func (v Value) AppendForm(b []byte, f Form) []byte {
+	switch {
+	case f == FormDecimal && v.kind == KindInt:
+		return strconv.AppendInt(b, int64(v.n), 10)
+	case f == FormUnix && v.kind == KindTime && !v.far():
+		ns := int64(v.n)
+		if ns%1e9 != 0 {
+			return b
+		}
+		return strconv.AppendInt(b, ns/1e9, 10)
+	}
+	return b
 }
 
 // String returns a text value.
@@ -144,11 +220,14 @@ func (v Value) Time() time.Time {
 	if v.kind != KindTime {
 		return time.Time{}
 	}
-	if v.p != nil {
+	if v.far() {
 		return *(*time.Time)(v.p)
 	}
 	return time.Unix(0, int64(v.n)).UTC()
 }
+
+// far reports whether a KindTime value is a far time, kept whole behind p.
+func (v Value) far() bool { return v.p != nil && v.form == FormNone }
 
 // List returns the elements of a KindStrings value. The caller must not modify it.
 func (v Value) List() []string {
@@ -189,7 +268,7 @@ func (v Value) Equal(o Value) bool {
 	case KindStrings:
 		return slices.Equal(v.List(), o.List())
 	case KindTime:
-		if v.p != nil || o.p != nil {
+		if v.far() || o.far() {
 			return v.Time().Equal(o.Time())
 		}
 	}

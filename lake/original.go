@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/duckdb/duckdb-go/v2"
@@ -41,10 +42,12 @@ import (
 // of a byte or two is cheaper left where it is.
 const minRef = 3
 
-// ref is a span of the original record held by a text column of the same row.
+// ref is a span of the original record held by a column of the same row: text, or a number or a
+// time that the record wrote in form (event.Value.Written).
 type ref struct {
 	off, end int
 	path     string
+	form     event.Form
 }
 
 // refOf returns the span of orig that s is, if s is a substring of orig's memory.
@@ -63,7 +66,7 @@ func refOf(orig, s string) (off int, ok bool) {
 // referable reports whether a column's path can be written in a template: it must not hold the
 // template's own delimiters (paths come from field keys, and some types take keys from the logs).
 func referable(path string) bool {
-	if path == "" || strings.ContainsAny(path, "\x01\x02") {
+	if path == "" || strings.ContainsAny(path, "\x01\x02\x03") {
 		return false
 	}
 	// The views' partition columns hide a file's own top-level column of that name (the writer
@@ -96,6 +99,9 @@ func appendTemplate(b []byte, orig string, refs []ref) []byte {
 		}
 		b = append(b, 1)
 		b = append(b, r.path...)
+		if r.form != event.FormNone && r.form != event.FormDecimal {
+			b = append(b, 3, byte(r.form))
+		}
 		b = append(b, 2)
 		at = r.end
 	}
@@ -132,16 +138,56 @@ func rebuildOriginal(tmpl string, value func(path string) (string, bool)) (strin
 		if !ok {
 			return "", errors.New("template: a reference without its end")
 		}
-		if path == "" {
+		path, form, formed := strings.Cut(path, "\x03")
+		switch v, ok := value(path); {
+		case path == "" && !formed:
 			b.WriteByte(1)
-		} else if v, ok := value(path); ok {
-			b.WriteString(v)
-		} else {
+		case !ok:
 			return "", fmt.Errorf("template: no value for column %s", path)
+		case formed:
+			s, err := inForm(v, form)
+			if err != nil {
+				return "", fmt.Errorf("template: column %s: %w", path, err)
+			}
+			b.WriteString(s)
+		default:
+			b.WriteString(v)
 		}
 		b.WriteString(text)
 	}
 	return b.String(), nil
+}
+
+// inForm writes a time again as its record wrote it (a reference's form, after 0x03): v is the
+// time as the reader has it, in RFC 3339 (an event's text) or as DuckDB casts a TIMESTAMP to text.
+func inForm(v, form string) (string, error) {
+	f := event.FormNone
+	if len(form) == 1 {
+		f = event.Form(form[0])
+	}
+	if f != event.FormUnix {
+		return "", fmt.Errorf("unknown form %q (written by a newer ramen?)", form)
+	}
+	t, err := parseTimeText(v)
+	if err != nil {
+		return "", err
+	}
+	b := event.Time(t).AppendForm(nil, f)
+	if len(b) == 0 {
+		return "", fmt.Errorf("time %s cannot be written in form %q", v, form)
+	}
+	return string(b), nil
+}
+
+// parseTimeText reads a time written by event.Value.Text (RFC 3339) or by DuckDB's cast of a
+// TIMESTAMP (or TIMESTAMPTZ, in UTC) to text.
+func parseTimeText(s string) (time.Time, error) {
+	for _, layout := range [...]string{time.RFC3339Nano, "2006-01-02 15:04:05.999999999", "2006-01-02 15:04:05.999999999-07", "2006-01-02 15:04:05.999999999-07:00"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("not a time: %q", s)
 }
 
 // addOriginal adds a row's template to the _original column.
@@ -312,19 +358,50 @@ func identAt(s string, i int) (string, int) {
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
-// textLeaves appends the dotted paths of the VARCHAR leaves of a column (path) of DuckDB type typ,
-// as DESCRIBE writes it: STRUCT(id VARCHAR, "type" VARCHAR[], ...).
-func textLeaves(out []string, path string, typ string) []string {
+// leaf is a scalar column a template can reference: text, or a number or a time (forms).
+type leaf struct {
+	path string
+	kind leafKind
+}
+
+type leafKind uint8
+
+const (
+	leafText leafKind = iota
+	leafInt
+	leafTime
+)
+
+// arg is the leaf's value as text, in SQL: a number in decimal, a time as DuckDB casts it.
+func (f leaf) arg() string {
+	if f.kind == leafText {
+		return sqlPath(f.path)
+	}
+	return "CAST(" + sqlPath(f.path) + " AS VARCHAR)"
+}
+
+// leafKinds are the DuckDB types of the leaves templates can reference.
+var leafKinds = map[string]leafKind{
+	"VARCHAR": leafText,
+	"BIGINT":  leafInt, "INTEGER": leafInt, "SMALLINT": leafInt, "TINYINT": leafInt, "HUGEINT": leafInt,
+	"UBIGINT": leafInt, "UINTEGER": leafInt, "USMALLINT": leafInt, "UTINYINT": leafInt,
+	"TIMESTAMP": leafTime, "TIMESTAMP WITH TIME ZONE": leafTime, "TIMESTAMP_NS": leafTime,
+	"TIMESTAMP_MS": leafTime, "TIMESTAMP_S": leafTime,
+}
+
+// leaves appends the scalar leaves of a column (path) of DuckDB type typ, as DESCRIBE writes it:
+// STRUCT(id VARCHAR, "type" VARCHAR[], n BIGINT, ...), that a template can reference.
+func leaves(out []leaf, path string, typ string) []leaf {
 	typ = strings.TrimSpace(typ)
-	if typ == "VARCHAR" {
-		return append(out, path)
+	if k, ok := leafKinds[typ]; ok {
+		return append(out, leaf{path, k})
 	}
 	if !strings.HasPrefix(typ, "STRUCT(") || !strings.HasSuffix(typ, ")") {
 		return out
 	}
 	for _, item := range splitTop(typ[len("STRUCT(") : len(typ)-1]) {
 		name, rest := cutName(strings.TrimSpace(item))
-		out = textLeaves(out, path+"."+name, rest)
+		out = leaves(out, path+"."+name, rest)
 	}
 	return out
 }
@@ -380,22 +457,30 @@ func sqlPath(path string) string {
 	return strings.Join(parts, ".")
 }
 
-// originalSQL is SQL that rebuilds event.original from _original and the text columns
-// (dotted paths) that a template can reference: the template is split at its 0x01 bytes, and
-// each part after the first starts with a column path, ended by 0x02, whose value takes its place.
-// A path the row has no column for is an error, never a record silently rebuilt wrong.
-func originalSQL(textCols []string) string {
+// originalSQL is SQL that rebuilds event.original from _original and the columns (leaves) that
+// a template can reference: the template is split at its 0x01 bytes, and each part after the
+// first starts with a column path, ended by 0x02, whose value as text takes its place; a path
+// followed by 0x03 and a form (a time's: 's', unix seconds) takes the value written in that
+// form. A path the row has no column for, or a form it does not know, is an error, never a
+// record silently rebuilt wrong.
+func originalSQL(cols []leaf) string {
+	const ref = `split_part(_ramen_part, chr(2), 1)`
 	var cases strings.Builder
-	cases.WriteString(`CASE lower(split_part(_ramen_part, chr(2), 1)) WHEN '' THEN chr(1)`)
-	for _, c := range textCols {
-		if c == "_original" || !referable(c) {
+	cases.WriteString(`CASE lower(split_part(` + ref + `, chr(3), 1)) WHEN '' THEN chr(1)`)
+	for _, c := range cols {
+		if c.path == "_original" || !referable(c.path) {
 			continue
 		}
-		fmt.Fprintf(&cases, " WHEN %s THEN %s", sqlString(strings.ToLower(c)), sqlPath(c))
+		fmt.Fprintf(&cases, " WHEN %s THEN %s", sqlString(strings.ToLower(c.path)), c.arg())
 	}
-	cases.WriteString(` ELSE error('event.original: the template names a column the row does not have: ' || split_part(_ramen_part, chr(2), 1)) END`)
+	cases.WriteString(` ELSE error('event.original: the template names a column the row does not have: ' || ` + ref + `) END`)
+	// The value goes through a one-element list so that the form is applied to it without
+	// writing the CASE above twice.
+	formed := `list_transform([` + cases.String() + `], _ramen_v -> CASE split_part(` + ref + `, chr(3), 2)` +
+		` WHEN '' THEN _ramen_v WHEN 's' THEN CAST(CAST(epoch(CAST(_ramen_v AS TIMESTAMP)) AS BIGINT) AS VARCHAR)` +
+		` ELSE error('event.original: a form this SQL does not know: ' || ` + ref + `) END)[1]`
 	return `array_to_string(list_transform(string_split(_original, chr(1)), (_ramen_part, _ramen_i) -> ` +
-		`CASE WHEN _ramen_i = 1 THEN _ramen_part ELSE (` + cases.String() + `) || substr(_ramen_part, strpos(_ramen_part, chr(2)) + 1) END), '')`
+		`CASE WHEN _ramen_i = 1 THEN _ramen_part ELSE ` + formed + ` || substr(_ramen_part, strpos(_ramen_part, chr(2)) + 1) END), '')`
 }
 
 // column is a column of a view's source, as DESCRIBE gives it.
@@ -450,19 +535,19 @@ func (l *Lake) describeNow(ctx context.Context, src string) ([]sourceColumn, err
 // rebuilt from _original, or taken from the event struct of files written before templates (a
 // source can hold files of both kinds), or NULL when the source has neither.
 func (l *Lake) originalSelect(ctx context.Context, cols []sourceColumn) (string, error) {
-	var text []string
+	var refs []leaf
 	tmpl := false
 	for _, c := range cols {
 		if c.name == "_original" {
 			tmpl = true
 		}
-		text = textLeaves(text, c.name, c.typ)
+		refs = leaves(refs, c.name, c.typ)
 	}
-	old := slices.Contains(text, "event.original")
+	old := slices.Contains(refs, leaf{"event.original", leafText})
 	var expr string
 	switch {
 	case tmpl:
-		call, err := l.originalFunc(ctx, text)
+		call, err := l.originalFunc(ctx, refs)
 		if err != nil {
 			return "", err
 		}
@@ -519,21 +604,21 @@ func (f *originalUDF) Executor() duckdb.ScalarFuncExecutor {
 	}}
 }
 
-// originalFunc returns the SQL call that rebuilds a row's record over the text columns paths,
+// originalFunc returns the SQL call that rebuilds a row's record over the columns cols,
 // registering its function if needed.
-func (l *Lake) originalFunc(ctx context.Context, paths []string) (string, error) {
-	var keep []string
-	for _, p := range paths {
-		if p != "_original" && p != "event.original" && referable(p) {
-			keep = append(keep, p)
+func (l *Lake) originalFunc(ctx context.Context, cols []leaf) (string, error) {
+	var keep []leaf
+	for _, c := range cols {
+		if c.path != "_original" && c.path != "event.original" && referable(c.path) {
+			keep = append(keep, c)
 		}
 	}
-	sum := sha256.Sum256([]byte(strings.Join(keep, "\x00")))
-	name := "ramen_original_" + hex.EncodeToString(sum[:8])
 	args := make([]string, len(keep))
-	for i, p := range keep {
-		args[i] = sqlPath(p)
+	for i, c := range keep {
+		args[i] = c.arg()
 	}
+	sum := sha256.Sum256([]byte(strings.Join(args, "\x00")))
+	name := "ramen_original_" + hex.EncodeToString(sum[:8])
 	call := name + "(" + strings.Join(append([]string{"_original"}, args...), ", ") + ")"
 	// One registration per name (DuckDB refuses a second), made outside udfMu: the connection may
 	// be busy (a caller's rows still open), and waiting for it must not hold up other views.
@@ -559,8 +644,8 @@ func (l *Lake) originalFunc(ctx context.Context, paths []string) (string, error)
 		}
 	}
 	f := &originalUDF{index: make(map[string]int, len(keep))}
-	for i, p := range keep {
-		f.index[strings.ToLower(p)] = i
+	for i, c := range keep {
+		f.index[strings.ToLower(c.path)] = i
 	}
 	reg.err = l.registerUDF(ctx, name, f)
 	if reg.err != nil {

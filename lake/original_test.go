@@ -50,6 +50,26 @@ func TestTemplateRoundTrip(t *testing.T) {
 	if _, err := rebuildOriginal("a\x01missing\x02b", func(string) (string, bool) { return "", false }); err == nil {
 		t.Error("a reference to a column the row lacks rebuilt without an error")
 	}
+	// A time referenced in a form is written in it again, from either text a reader has for it.
+	orig := "start 1700000000 end"
+	tmpl := string(appendTemplate(nil, orig, []ref{{off: 6, end: 16, path: "event.start", form: event.FormUnix}}))
+	if tmpl != "start \x01event.start\x03s\x02 end" {
+		t.Errorf("template %q", tmpl)
+	}
+	for _, text := range []string{"2023-11-14T22:13:20Z", "2023-11-14 22:13:20", "2023-11-14 22:13:20+00"} {
+		got, err := rebuildOriginal(tmpl, func(p string) (string, bool) { return text, p == "event.start" })
+		if err != nil || got != orig {
+			t.Errorf("from %q: %q, %v", text, got, err)
+		}
+	}
+	for _, bad := range []string{"a \x01t\x03q\x02", "a \x01t\x03\x02"} {
+		if _, err := rebuildOriginal(bad, func(string) (string, bool) { return "2023-11-14T22:13:20Z", true }); err == nil {
+			t.Errorf("%q: an unknown form rebuilt without an error", bad)
+		}
+	}
+	if _, err := rebuildOriginal(tmpl, func(string) (string, bool) { return "soon", true }); err == nil {
+		t.Error("a time that is not one rebuilt without an error")
+	}
 }
 
 // TestRefOf: only a string inside the record's memory is a piece of it; equal text elsewhere is not.
@@ -102,6 +122,40 @@ func TestOriginalsReadBack(t *testing.T) {
 		}
 		evs = append(evs, e)
 	}
+	// Numbers and times read from their records (event.IntIn, TimeIn): referenced when the text is
+	// the value written again, left as text when not; in a column of numbers, or of text once
+	// another record gives the same key text (a mixed column).
+	sec := time.Unix(1700000000, 0)
+	for i, orig := range []string{
+		"n=007 m=42 t=1700000000 zero=0 neg=-12",
+		"n=7 m=forty-two t=1700000000",
+		"n=8 m=43 t=not-a-time",
+	} {
+		piece := func(k string) string {
+			j := strings.Index(orig, k+"=") + len(k) + 1
+			return orig[j : j+max(0, strings.IndexByte(orig[j:]+" ", ' '))]
+		}
+		e := event.New("numbers", orig, 8)
+		e.ID = fmt.Sprintf("numbers-%d", i)
+		e.Timestamp = sec
+		switch i {
+		case 0:
+			e.Add("num.n", event.IntIn(7, piece("n"))) // "007": not how 7 is written, left as text
+			e.Add("num.m", event.IntIn(42, piece("m")))
+			e.Add("num.t", event.TimeIn(sec, piece("t"), event.FormUnix))
+			e.Add("num.zero", event.IntIn(0, piece("zero")))
+			e.Add("num.neg", event.IntIn(-12, piece("neg")))
+		case 1:
+			e.Add("num.n", event.IntIn(7, piece("n")))
+			e.Add("num.m", event.String(piece("m")))
+			e.Add("num.t", event.TimeIn(sec, piece("t"), event.FormUnix))
+		case 2:
+			e.Add("num.n", event.IntIn(8, piece("n")))
+			e.Add("num.m", event.IntIn(43, piece("m")))
+			e.Add("num.t", event.String(piece("t")))
+		}
+		evs = append(evs, e)
+	}
 	for _, e := range evs {
 		if e.ID == "" {
 			t.Fatalf("event of %s without an id", e.Type)
@@ -146,14 +200,19 @@ func TestOriginalsReadBack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var text []string
+		var refs []leaf
 		for _, c := range cols {
-			text = textLeaves(text, c.name, c.typ)
+			refs = leaves(refs, c.name, c.typ)
 		}
-		check("SQL "+typ, read(`SELECT _id, `+originalSQL(text)+` FROM `+src), n)
+		check("SQL "+typ, read(`SELECT _id, `+originalSQL(refs)+` FROM `+src), n)
+	}
+	// The numbers' template: what was their text again is referenced, "007" is not.
+	rows := queryRows(t, l, `SELECT _original FROM `+l.parquetSource(l.sources("numbers", time.Time{}, time.Time{}))+` WHERE _id = 'numbers-0'`)
+	if want := "n=007 m=\x01num.m\x02 t=\x01num.t\x03s\x02 zero=\x01num.zero\x02 neg=\x01num.neg\x02"; len(rows) != 1 || rows[0][0] != want {
+		t.Errorf("template of numbers-0: %q, want %q", rows, want)
 	}
 	// SELECT * shows the record where ECS has it.
-	rows := queryRows(t, l, `SELECT * FROM tricky WHERE _id = 'tricky-0'`)
+	rows = queryRows(t, l, `SELECT * FROM tricky WHERE _id = 'tricky-0'`)
 	if len(rows) != 1 || !strings.Contains(fmt.Sprint(rows[0]), "needle-1") {
 		t.Errorf("SELECT * of a record: %v", rows)
 	}
@@ -183,9 +242,10 @@ func TestOriginalsBeforeTemplates(t *testing.T) {
 	}
 }
 
-func TestTextLeaves(t *testing.T) {
-	got := textLeaves(nil, "event", `STRUCT("action" VARCHAR, id VARCHAR, category VARCHAR[], n BIGINT, "we""ird, name" VARCHAR, sub STRUCT(a VARCHAR, "b c" STRUCT(d VARCHAR)))`)
-	want := []string{"event.action", "event.id", `event.we"ird, name`, "event.sub.a", "event.sub.b c.d"}
+func TestLeaves(t *testing.T) {
+	got := leaves(nil, "event", `STRUCT("action" VARCHAR, id VARCHAR, category VARCHAR[], n BIGINT, f DOUBLE, "we""ird, name" VARCHAR, sub STRUCT(a VARCHAR, "b c" STRUCT(d VARCHAR, t TIMESTAMP)))`)
+	want := []leaf{{"event.action", leafText}, {"event.id", leafText}, {"event.n", leafInt}, {`event.we"ird, name`, leafText},
+		{"event.sub.a", leafText}, {"event.sub.b c.d", leafText}, {"event.sub.b c.t", leafTime}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("got %q, want %q", got, want)
 	}

@@ -148,9 +148,16 @@ func (a *Appender) Add(e *event.Event) error {
 		if c.n > n {
 			prev = c
 		}
-		if k := v.Kind(); c.ref && c.n > n && (k == event.KindString || k == event.KindJSON) {
-			if off, ok := refOf(orig, v.Str()); ok {
-				refs = append(refs, ref{off: off, end: off + len(v.Str()), path: c.path})
+		if c.ref && c.n > n {
+			switch v.Kind() {
+			case event.KindString, event.KindJSON:
+				if off, ok := refOf(orig, v.Str()); ok {
+					refs = append(refs, ref{off: off, end: off + len(v.Str()), path: c.path})
+				}
+			case event.KindInt, event.KindTime:
+				if off, end, f, ok := v.Written(orig); ok {
+					refs = append(refs, ref{off: off, end: end, path: c.path, form: f})
+				}
 			}
 		}
 	}
@@ -206,11 +213,9 @@ func (tb *typeBatch) shapeOf(head, fields []event.Field) *shape {
 		path := tb.schema.add(fs[i].Key, fs[i].Value.Kind())
 		c := tb.byPath[path]
 		if c == nil {
-			// Templates of one type share long runs (a flow record's template is the same up to
-			// its numbers), so comparing one with the last costs most of its length, and they
-			// hardly ever repeat whole. Event ids are one per record: looking each up among the
-			// ones before it finds nothing.
-			c = &column{path: path, ref: referable(path), unique: path == "_original" || path == "_id"}
+			// Event ids are one per record: looking each up among the ones before it finds
+			// nothing. (Templates do repeat: a line format's are the same for most records.)
+			c = &column{path: path, ref: referable(path), unique: path == "_id"}
 			tb.byPath[path] = c
 			tb.cols = append(tb.cols, c)
 		}

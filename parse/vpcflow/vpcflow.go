@@ -421,7 +421,7 @@ func build(sl *slab.Slab, line string, f []span, cols []column, size int, key *p
 			if !ok {
 				return nil, "number", &fieldError{c.name, v, "is not a count"}
 			}
-			fs.add(c.key, event.Int(int64(n)))
+			fs.add(c.key, event.IntIn(int64(n), v))
 		case opAccount:
 			fs.add(c.key, event.String(v))
 			if v != "unknown" {
@@ -469,7 +469,7 @@ func build(sl *slab.Slab, line string, f []span, cols []column, size int, key *p
 			if !ok {
 				return nil, "number", &fieldError{c.name, v, "is not a port number"}
 			}
-			fs.add(c.key, event.Int(int64(n)))
+			fs.add(c.key, event.IntIn(int64(n), v))
 		case opProtocol:
 			n, ok := atoi(v, 255)
 			if !ok {
@@ -484,7 +484,7 @@ func build(sl *slab.Slab, line string, f []span, cols []column, size int, key *p
 			if !ok {
 				return nil, "number", &fieldError{c.name, v, "is not a count"}
 			}
-			n := event.Int(int64(u))
+			n := event.IntIn(int64(u), v)
 			if c.op == opPackets {
 				fs.add("source.packets", n)
 				fs.add("network.packets", n)
@@ -498,7 +498,7 @@ func build(sl *slab.Slab, line string, f []span, cols []column, size int, key *p
 				return nil, "time", &fieldError{c.name, v, "is not a time in Unix seconds"}
 			}
 			t := time.Unix(int64(n), 0).UTC()
-			fs.add(c.key, event.Time(t))
+			fs.add(c.key, event.TimeIn(t, v, event.FormUnix))
 			if c.op == opStart {
 				r.start = t
 			} else {
