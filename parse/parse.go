@@ -15,6 +15,7 @@ import (
 
 	"github.com/ramen-siem/ramen/decode"
 	"github.com/ramen-siem/ramen/event"
+	"github.com/ramen-siem/ramen/parse/internal/slab"
 )
 
 // Func parses one decompressed object. It calls in.Emit for each event and in.Reject for each record it
@@ -100,7 +101,22 @@ type Options struct {
 	Type string
 	// MaxRecord limits one record's size in bytes (decode.DefaultMaxRecord if zero).
 	MaxRecord int
+	// Memory, if set, is where parsers that build events in chunks (VPC flow) take that memory
+	// from, and Retired is called with each chunk a parser is done with: every event built in it
+	// has been emitted. The consumer gives the chunk back (Memory.Put) once it holds none of those
+	// events, nor anything of their fields, any more: for a consumer that copies what it keeps.
+	Memory  *Memory
+	Retired func(Chunk)
 }
+
+// Memory is event memory that parsers reuse once their events' consumer is done with it (Options).
+type Memory = slab.Pool
+
+// Chunk is a part of Memory a parser is done with.
+type Chunk = slab.Chunk
+
+// NewMemory returns Memory that keeps up to n chunks of each kind (of some 16 to 32 kB) for reuse.
+func NewMemory(n int) *Memory { return slab.NewPool(n) }
 
 // Stats counts what Object did with one object.
 type Stats struct {
@@ -174,7 +190,11 @@ type Input struct {
 	emit   func(*event.Event) error
 	reject func(*Reject)
 	stats  *Stats
+	slab   slab.Slab
 }
+
+// Slab is the memory of this object's events, for parsers that build them in chunks.
+func (in *Input) Slab() *slab.Slab { return &in.slab }
 
 // Emit finishes an event read from the given byte offset and sends it on. Finishing sets what every
 // event has: _id, event.dataset, cloud.provider, log.file.path, log.offset, and cloud.account.id and
@@ -283,6 +303,7 @@ func Object(ctx context.Context, name string, src io.Reader, opt Options, emit f
 		max = decode.DefaultMaxRecord
 	}
 	in := &Input{Name: name, Key: key, R: br, MaxRecord: max, typ: t, emit: emit, reject: reject, stats: &st}
+	in.slab.Pool, in.slab.Retire = opt.Memory, opt.Retired
 	err = t.Parse(ctx, in)
 	st.Bytes = cr.n
 	return st, err

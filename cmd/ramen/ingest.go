@@ -295,6 +295,9 @@ type ingester struct {
 	pend  pending         // objects read to their end, waiting for their batch to commit
 	// objType is the log type of the current object's events ("" until it has one).
 	objType string
+	// mem is the parsers' event memory, reused once the batch has copied the events, when nothing
+	// else keeps them (no detection).
+	mem *parse.Memory
 }
 
 // detection runs the rules over ingested events on a goroutine of its own, a chunk of an object's
@@ -390,6 +393,10 @@ func ingestSources(ctx context.Context, l *lake.Lake, srcs []source, total int64
 	if opt.detector != nil {
 		g.det = startDetection(opt.detector)
 		defer func() { st.alerts = g.det.total; g.det.stop() }()
+	} else {
+		// Room for the chunks of the events in flight (readAheadEvents, some 40 field chunks per
+		// chunkEvents of flow records) and more.
+		g.mem = parse.NewMemory(1024)
 	}
 	start := time.Now()
 	defer func() { st.elapsed, st.uncommitted = time.Since(start), g.pend.objects }()
@@ -511,6 +518,7 @@ type parsed struct {
 type parsedChunk struct {
 	events  []*event.Event
 	rejects []*parse.Reject
+	free    []parse.Chunk // parser memory that only events of this chunk and those before use
 }
 
 // Parsed events go from the workers to the batch in chunks of chunkEvents, and at most
@@ -696,6 +704,7 @@ func (g *ingester) parseAhead(ctx context.Context, i int, r *parsed, ahead *read
 	defer close(r.chunks)
 	var chunk []*event.Event
 	var rejects []*parse.Reject
+	var free []parse.Chunk
 	var cut error // a chunk could not be handed over: the rest of the object is dropped
 	send := func() error {
 		n := len(chunk) + len(rejects)
@@ -704,16 +713,22 @@ func (g *ingester) parseAhead(ctx context.Context, i int, r *parsed, ahead *read
 			return cut
 		}
 		select {
-		case r.chunks <- parsedChunk{chunk, rejects}:
+		case r.chunks <- parsedChunk{chunk, rejects, free}:
 		case <-ctx.Done():
 			ahead.took(n)
 			cut = ctx.Err()
 			return cut
 		}
-		chunk, rejects = nil, nil
+		chunk, rejects, free = nil, nil, nil
 		return nil
 	}
-	r.ps, r.perr = parse.Object(ctx, r.name, r.src, parse.Options{Type: g.opt.typ},
+	opt := parse.Options{Type: g.opt.typ}
+	if g.mem != nil {
+		// A chunk of memory the parser is done with holds events emitted so far: those of the
+		// chunk being filled and of the ones before it, which the batch takes first.
+		opt.Memory, opt.Retired = g.mem, func(c parse.Chunk) { free = append(free, c) }
+	}
+	r.ps, r.perr = parse.Object(ctx, r.name, r.src, opt,
 		func(e *event.Event) error {
 			if cut != nil {
 				return cut
@@ -788,6 +803,9 @@ func (g *ingester) take(ctx context.Context, r *parsed, ahead *readAhead) error 
 		ahead.took(len(c.events) + len(c.rejects)) // the batch has copied them (and detection holds its own reference)
 		if err != nil {
 			return err
+		}
+		if g.mem != nil {
+			g.mem.Put(c.free) // the batch copied what it keeps of these events and the ones before
 		}
 	}
 	if dup {

@@ -279,8 +279,8 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		sp      [maxFields]span
 		records int
 		headers int
-		sl      slab.Slab // the memory of this object's events
 	)
+	sl := in.Slab() // the memory of this object's events
 	for {
 		ok, tooLong := lines.Next()
 		if !ok {
@@ -346,7 +346,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 			}
 			cols, size = l.cols, l.size
 		}
-		e, reason, err := build(&sl, line, f, cols, size, &in.Key)
+		e, reason, err := build(sl, line, f, cols, size, &in.Key)
 		if err != nil {
 			in.Reject(num, 0, off, reason, fmt.Errorf("line %d: %w", num, err), b)
 			continue

@@ -156,3 +156,65 @@ func BenchmarkEvent(b *testing.B) {
 		e.Fields = s.Fields(33)
 	}
 }
+
+// TestPool: a slab with a pool retires a chunk only once it hands out nothing more from it, and
+// hands out no memory of a retired chunk until the consumer puts it back; then it does, and its
+// events are zero again.
+func TestPool(t *testing.T) {
+	p := NewPool(64)
+	var retired []Chunk
+	inRetired := func(ptr uintptr) bool {
+		for _, c := range retired {
+			for _, r := range [][2]uintptr{
+				rangeOf(c.events), rangeOf(c.fields), rangeOf(c.strs),
+			} {
+				if ptr >= r[0] && ptr < r[1] {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	s := Slab{Pool: p, Retire: func(c Chunk) { retired = append(retired, c) }}
+	for round := 0; round < 4; round++ {
+		for i := 0; i < 3000; i++ {
+			f := s.Fields(30)
+			l := s.Strings(3)
+			e := s.Event()
+			if e.ID != "" || e.Fields != nil || e.Original != "" {
+				t.Fatalf("round %d event %d is not zero: %+v", round, i, e)
+			}
+			e.ID = "taken"
+			for _, ptr := range []uintptr{uintptr(unsafe.Pointer(unsafe.SliceData(f))), uintptr(unsafe.Pointer(unsafe.SliceData(l))), uintptr(unsafe.Pointer(e))} {
+				if inRetired(ptr) {
+					t.Fatalf("round %d event %d: memory of a retired chunk handed out before it was put back", round, i)
+				}
+			}
+		}
+		if len(retired) == 0 {
+			t.Fatal("nothing retired")
+		}
+		p.Put(retired)
+		retired = nil
+	}
+	// Chunks put back are handed out again.
+	before := len(p.fields)
+	if before == 0 {
+		t.Fatal("no field chunk in the pool after Put")
+	}
+	for range fieldsPerChunk/30 + 1 { // more than is left: a new chunk, from the pool
+		s.Fields(30)
+	}
+	if len(p.fields) != before-1 {
+		t.Errorf("a new chunk did not come from the pool: %d chunks before, %d after", before, len(p.fields))
+	}
+}
+
+func rangeOf[T any](s []T) [2]uintptr {
+	if len(s) == 0 {
+		return [2]uintptr{}
+	}
+	var z T
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(s)))
+	return [2]uintptr{lo, lo + uintptr(len(s))*unsafe.Sizeof(z)}
+}
