@@ -5,7 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -251,7 +253,7 @@ func TestEscapeControls(t *testing.T) {
 // when that span is exactly the value written in its form again; anything else stays in the
 // record as it is.
 func TestWritten(t *testing.T) {
-	rec := "v=007 n=42 neg=-5 plus=+9 t=1700000000 far=99999999999 frac=1700000000"
+	rec := "v=007 n=42 neg=-5 plus=+9 t=1700000000 far=99999999999 frac=1700000000 z=0 nz=-0 max=9223372036854775807 min=-9223372036854775808 over=9223372036854775808 long=12345678901234567890123 cut=12345 dash=-"
 	at := func(s string) string { // the piece of rec after "s="
 		i := strings.Index(rec, s+"=") + len(s) + 1
 		j := strings.IndexByte(rec[i:], ' ')
@@ -274,6 +276,14 @@ func TestWritten(t *testing.T) {
 		{"another number than the text's", IntIn(43, at("n")), "", 0},
 		{"text outside the record", IntIn(42, strings.Clone(at("n"))), "", 0},
 		{"no text", Int(42), "", 0},
+		{"zero", IntIn(0, at("z")), "0", FormDecimal},
+		{"minus zero is not how 0 is written", IntIn(0, at("nz")), "", 0},
+		{"the largest int64", IntIn(math.MaxInt64, at("max")), "9223372036854775807", FormDecimal},
+		{"the smallest int64", IntIn(math.MinInt64, at("min")), "-9223372036854775808", FormDecimal},
+		{"one more than an int64", IntIn(math.MinInt64, at("over")), "", 0},
+		{"more digits than an int64", IntIn(1234567890, at("long")), "", 0},
+		{"the record's number goes on past the text read", IntIn(123, at("cut")[:3]), "", 0},
+		{"a dash alone", IntIn(0, at("dash")), "", 0},
 		{"unix seconds", TimeIn(sec, at("t"), FormUnix), "1700000000", FormUnix},
 		{"a time with a fraction", TimeIn(sec.Add(time.Millisecond), at("frac"), FormUnix), "", 0},
 		{"a far time keeps its instant, not its text", TimeIn(time.Unix(99999999999, 0), at("far"), FormUnix), "", 0},
@@ -295,5 +305,23 @@ func TestWritten(t *testing.T) {
 	}
 	if far := time.Unix(99999999999, 0); !TimeIn(far, at("far"), FormUnix).Time().Equal(far) {
 		t.Error("a far time read from text lost its instant")
+	}
+}
+
+// TestDecimalAt: the record's digits are read back as strconv.FormatInt writes numbers, and only so.
+func TestDecimalAt(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := 0; i < 100000; i++ {
+		n := int64(r.Uint64()) >> r.IntN(64)
+		s := strconv.FormatInt(n, 10)
+		got, end, ok := decimalAt(s+" x", 0)
+		if !ok || got != n || end != len(s) {
+			t.Fatalf("%s: %d, %d, %v", s, got, end, ok)
+		}
+	}
+	for _, s := range []string{"", "-", "00", "01", "-0", "-01", "+1", " 1", "x"} {
+		if n, _, ok := decimalAt(s+" ", 0); ok {
+			t.Errorf("%q read as %d", s, n)
+		}
 	}
 }

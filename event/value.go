@@ -86,21 +86,54 @@ func (v Value) Written(rec string) (off, end int, f Form, ok bool) {
 	if v.form == FormNone || (v.kind != KindInt && v.kind != KindTime) || len(rec) == 0 {
 		return 0, 0, 0, false
 	}
-	var buf [24]byte
-	text := v.AppendForm(buf[:0], v.form)
-	if len(text) == 0 {
-		return 0, 0, 0, false
-	}
 	base := uintptr(unsafe.Pointer(unsafe.StringData(rec)))
 	p := uintptr(v.p)
-	if p < base || p-base > uintptr(len(rec)) || uintptr(len(rec))-(p-base) < uintptr(len(text)) {
+	if p < base || p-base >= uintptr(len(rec)) {
 		return 0, 0, 0, false
 	}
 	off = int(p - base)
-	if rec[off:off+len(text)] != string(text) {
+	// Both forms so far are decimal integers: the record's digits at off are read back (cheaper
+	// than writing the value out to compare) and must be the value as FormatInt writes it.
+	n, end, ok := decimalAt(rec, off)
+	switch {
+	case !ok:
+		return 0, 0, 0, false
+	case v.form == FormDecimal && v.kind == KindInt && n == int64(v.n):
+	case v.form == FormUnix && v.kind == KindTime && !v.far() && n >= -maxUnixSeconds && n <= maxUnixSeconds && n*1e9 == int64(v.n):
+	default:
 		return 0, 0, 0, false
 	}
-	return off, off + len(text), v.form, true
+	return off, end, v.form, true
+}
+
+// maxUnixSeconds bounds the seconds whose nanoseconds an int64 holds.
+const maxUnixSeconds = math.MaxInt64 / int64(1e9)
+
+// decimalAt reads the integer written at s[i:] as strconv.FormatInt writes it: a '-' for a
+// negative number, then digits without a leading zero. ok is false for anything else there, or
+// a number an int64 does not hold.
+func decimalAt(s string, i int) (n int64, end int, ok bool) {
+	neg := s[i] == '-'
+	if neg {
+		i++
+	}
+	start := i
+	var u uint64
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		if i-start == 19 {
+			return 0, 0, false // 20 digits: more than an int64 (whose 19 cannot overflow a uint64)
+		}
+		u = u*10 + uint64(s[i]-'0')
+	}
+	switch {
+	case i == start, s[start] == '0' && (i-start > 1 || neg):
+		return 0, 0, false // no digits, a leading zero, or "-0"
+	case neg && u <= 1<<63:
+		return -int64(u), i, true
+	case !neg && u < 1<<63:
+		return int64(u), i, true
+	}
+	return 0, 0, false
 }
 
 // AppendForm appends the value written in form f: an integer in decimal (FormDecimal), a time
