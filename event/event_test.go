@@ -299,6 +299,64 @@ func TestWritten(t *testing.T) {
 			}
 		})
 	}
+	// The forms of times that name days, in a record whose pieces are separated by '|' (some have
+	// spaces). sec is 2023-11-14T22:13:20Z.
+	rec = "|S=2023-11-14T22:13:20Z|Sfrac=2023-11-14T22:13:20.000Z|Soff=2023-11-14T22:13:20+00:00|Slow=2023-11-14t22:13:20z" +
+		"|M=2023-11-14T22:13:20.123Z|M1=2023-11-14T22:13:20.1Z|U=2023-11-14T22:13:20.123456Z|U0=2023-11-14T22:13:20.000000Z" +
+		"|U9=2023-11-14T22:13:20.123456789Z|T=2023-11-14T22:13:20|Tsp=2023-11-14 22:13:20|TZ=2023-11-14T22:13:20Z" +
+		"|old=1969-12-31T23:59:59.500000Z"
+	piece := func(k string) string {
+		i := strings.Index(rec, "|"+k+"=") + len(k) + 2
+		j := strings.IndexByte(rec[i:], '|')
+		if j < 0 {
+			j = len(rec) - i
+		}
+		return rec[i : i+j]
+	}
+	ms, us := sec.Add(123*time.Millisecond), sec.Add(123456*time.Microsecond)
+	for _, tc := range []struct {
+		name string
+		v    Value
+		want string
+		form Form
+	}{
+		{"RFC 3339, seconds", TimeIn(sec, piece("S"), RFC3339Form(piece("S"))), "2023-11-14T22:13:20Z", FormRFC3339},
+		{"RFC 3339 with a zero fraction is not the seconds form", TimeIn(sec, piece("Sfrac"), FormRFC3339), "", 0},
+		{"RFC 3339 with an offset is not UTC's form", TimeIn(sec, piece("Soff"), FormRFC3339), "", 0},
+		{"RFC 3339 in lower case is not either", TimeIn(sec, piece("Slow"), FormRFC3339), "", 0},
+		{"a fraction the seconds form cannot write", TimeIn(ms, piece("S"), FormRFC3339), "", 0},
+		{"RFC 3339, milliseconds", TimeIn(ms, piece("M"), RFC3339Form(piece("M"))), "2023-11-14T22:13:20.123Z", FormRFC3339Milli},
+		{"one fractional digit is not three", TimeIn(sec.Add(100*time.Millisecond), piece("M1"), FormRFC3339Milli), "", 0},
+		{"microseconds the milliseconds form cannot write", TimeIn(us, piece("M"), FormRFC3339Milli), "", 0},
+		{"RFC 3339, microseconds", TimeIn(us, piece("U"), RFC3339Form(piece("U"))), "2023-11-14T22:13:20.123456Z", FormRFC3339Micro},
+		{"microseconds of a whole second", TimeIn(sec, piece("U0"), FormRFC3339Micro), "2023-11-14T22:13:20.000000Z", FormRFC3339Micro},
+		{"nanoseconds no form writes", TimeIn(sec.Add(123456789), piece("U9"), FormRFC3339Micro), "", 0},
+		{"before 1970", TimeIn(time.Unix(-1, 5e8), piece("old"), FormRFC3339Micro), "1969-12-31T23:59:59.500000Z", FormRFC3339Micro},
+		{"date and time without an offset", TimeIn(sec, piece("T"), FormDateTime), "2023-11-14T22:13:20", FormDateTime},
+		{"a space is not the T", TimeIn(sec, piece("Tsp"), FormDateTime), "", 0},
+		{"without an offset, the T form takes no Z", TimeIn(sec, piece("TZ"), FormDateTime), "2023-11-14T22:13:20", FormDateTime},
+		{"a time in the decimal form", TimeIn(sec, piece("S"), FormDecimal), "", 0},
+		{"an integer in a time form", Value{p: IntIn(1, piece("S")).p, n: 1, kind: KindInt, form: FormRFC3339}, "", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			off, end, f, ok := tc.v.Written(rec)
+			switch {
+			case tc.want == "" && ok:
+				t.Errorf("span %q in form %c, want none", rec[off:end], f)
+			case tc.want != "" && (!ok || rec[off:end] != tc.want || f != tc.form):
+				t.Errorf("span %d-%d (%v) in form %c, want %q in form %c", off, end, ok, f, tc.want, tc.form)
+			}
+		})
+	}
+	for text, want := range map[string]Form{
+		"2023-11-14T22:13:20Z": FormRFC3339, "2023-11-14T22:13:20.123Z": FormRFC3339Milli,
+		"2023-11-14T22:13:20.123456Z": FormRFC3339Micro, "2023-11-14T22:13:20.12Z": FormNone,
+		"2023-11-14T22:13:20.123456789Z": FormNone, "2023-11-14T22:13:20+00:00": FormNone, "": FormNone,
+	} {
+		if got := RFC3339Form(text); got != want {
+			t.Errorf("RFC3339Form(%q) = %q, want %q", text, got, want)
+		}
+	}
 	// A time read from text is the same time as any other.
 	if v := TimeIn(sec, at("t"), FormUnix); !v.Time().Equal(sec) || !v.Equal(Time(sec)) || v.Text() != "2023-11-14T22:13:20Z" {
 		t.Errorf("TimeIn: %s, %q", v.Time(), v.Text())

@@ -48,14 +48,49 @@ type Value struct {
 	form Form // KindInt, KindTime: how the text at p wrote the value (FormNone: no text)
 }
 
-// Form is how a record wrote a number or a time that a parser read from it.
+// Form is how a record wrote a number or a time that a parser read from it. Each form has one
+// way to write a value (AppendForm), so that a reader can write it again from its column: a text
+// that spells the value another way ("007", a time with nine fractional digits) is not in it.
 type Form uint8
 
 const (
 	FormNone    Form = 0
 	FormDecimal Form = 'd' // an integer in decimal, as strconv.FormatInt writes it
-	FormUnix    Form = 's' // a time in decimal unix seconds
+
+	// Times. The lake keeps times to the microsecond, so no form writes a finer fraction.
+	FormUnix         Form = 's' // decimal unix seconds: 1700000000 (VPC flow logs)
+	FormRFC3339      Form = 'S' // RFC 3339 in UTC, whole seconds: 2006-01-02T15:04:05Z (CloudTrail, Route 53, certificates)
+	FormRFC3339Milli Form = 'M' // RFC 3339 in UTC, three fractional digits: 2006-01-02T15:04:05.000Z (GuardDuty, Security Hub)
+	FormRFC3339Micro Form = 'U' // RFC 3339 in UTC, six fractional digits: 2006-01-02T15:04:05.000000Z (ALB, Classic ELB)
+	FormDateTime     Form = 'T' // ISO 8601 date and time without an offset, whole seconds: 2006-01-02T15:04:05 (NLB)
 )
+
+// IsTime reports whether f is a form of times.
+func (f Form) IsTime() bool {
+	switch f {
+	case FormUnix, FormRFC3339, FormRFC3339Milli, FormRFC3339Micro, FormDateTime:
+		return true
+	}
+	return false
+}
+
+// RFC3339Form returns the form of an RFC 3339 time in UTC by its length: whole seconds, or three
+// or six fractional digits (FormNone for any other length, or another offset than Z). It only
+// guesses: Written checks that the text is the time written in that form.
+func RFC3339Form(text string) Form {
+	if len(text) == 0 || text[len(text)-1] != 'Z' {
+		return FormNone
+	}
+	switch len(text) {
+	case len("2006-01-02T15:04:05Z"):
+		return FormRFC3339
+	case len("2006-01-02T15:04:05.000Z"):
+		return FormRFC3339Milli
+	case len("2006-01-02T15:04:05.000000Z"):
+		return FormRFC3339Micro
+	}
+	return FormNone
+}
 
 // IntIn returns the integer n that a parser read from text, a piece of its event's record. The
 // text should be n as FormatInt writes it: text that is not ("007", "+7") is left in the record
@@ -68,10 +103,11 @@ func IntIn(n int64, text string) Value {
 }
 
 // TimeIn returns the instant t that a parser read from text, a piece of its event's record,
-// written in form f.
+// written in form f (a time form; with any other, or FormNone, it is Time(t)). Text that is not t
+// written in that form is left in the record (Written), never rewritten.
 func TimeIn(t time.Time, text string, f Form) Value {
 	v := Time(t)
-	if v.p != nil || len(text) == 0 || f == FormNone || f == FormDecimal {
+	if v.p != nil || len(text) == 0 || !f.IsTime() {
 		return v // a far time keeps p for itself
 	}
 	v.p, v.form = unsafe.Pointer(unsafe.StringData(text)), f
@@ -92,18 +128,26 @@ func (v Value) Written(rec string) (off, end int, f Form, ok bool) {
 		return 0, 0, 0, false
 	}
 	off = int(p - base)
-	// Both forms so far are decimal integers: the record's digits at off are read back (cheaper
-	// than writing the value out to compare) and must be the value as FormatInt writes it.
-	n, end, ok := decimalAt(rec, off)
-	switch {
-	case !ok:
-		return 0, 0, 0, false
-	case v.form == FormDecimal && v.kind == KindInt && n == int64(v.n):
-	case v.form == FormUnix && v.kind == KindTime && !v.far() && n >= -maxUnixSeconds && n <= maxUnixSeconds && n*1e9 == int64(v.n):
-	default:
+	if v.form == FormDecimal || v.form == FormUnix {
+		// Decimal integers: the record's digits at off are read back (cheaper than writing the
+		// value out to compare) and must be the value as FormatInt writes it.
+		n, end, ok := decimalAt(rec, off)
+		switch {
+		case !ok:
+			return 0, 0, 0, false
+		case v.form == FormDecimal && v.kind == KindInt && n == int64(v.n):
+		case v.form == FormUnix && v.kind == KindTime && !v.far() && n >= -maxUnixSeconds && n <= maxUnixSeconds && n*1e9 == int64(v.n):
+		default:
+			return 0, 0, 0, false
+		}
+		return off, end, v.form, true
+	}
+	var buf [32]byte // the longest form: 2006-01-02T15:04:05.000000Z
+	text := v.AppendForm(buf[:0], v.form)
+	if len(text) == 0 || len(rec)-off < len(text) || rec[off:off+len(text)] != string(text) {
 		return 0, 0, 0, false
 	}
-	return off, end, v.form, true
+	return off, off + len(text), v.form, true
 }
 
 // maxUnixSeconds bounds the seconds whose nanoseconds an int64 holds.
@@ -136,20 +180,71 @@ func decimalAt(s string, i int) (n int64, end int, ok bool) {
 	return 0, 0, false
 }
 
-// AppendForm appends the value written in form f: an integer in decimal (FormDecimal), a time
-// in unix seconds (FormUnix, whole seconds only: a time with a fraction appends nothing).
+// AppendForm appends the value written in form f: an integer in decimal (FormDecimal), a time in
+// one of the time forms. A time form writes only what it can write exactly: a time with a finer
+// fraction than the form has (a fraction at all, for the forms of whole seconds) appends nothing,
+// and so does a far time (see Time).
 func (v Value) AppendForm(b []byte, f Form) []byte {
-	switch {
-	case f == FormDecimal && v.kind == KindInt:
+	if f == FormDecimal && v.kind == KindInt {
 		return strconv.AppendInt(b, int64(v.n), 10)
-	case f == FormUnix && v.kind == KindTime && !v.far():
-		ns := int64(v.n)
-		if ns%1e9 != 0 {
-			return b
-		}
+	}
+	if v.kind != KindTime || v.far() {
+		return b
+	}
+	ns := int64(v.n)
+	var unit int64 // the finest fraction f writes, in nanoseconds
+	switch f {
+	case FormUnix, FormRFC3339, FormDateTime:
+		unit = 1e9
+	case FormRFC3339Milli:
+		unit = 1e6
+	case FormRFC3339Micro:
+		unit = 1e3
+	default:
+		return b
+	}
+	if ns%unit != 0 {
+		return b
+	}
+	if f == FormUnix {
 		return strconv.AppendInt(b, ns/1e9, 10)
 	}
+	t := time.Unix(0, ns).UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock() // a year of four digits: unix nanoseconds reach 1677 to 2262
+	b = appendDigits(b, year, 4)
+	b = append(b, '-')
+	b = appendDigits(b, int(month), 2)
+	b = append(b, '-')
+	b = appendDigits(b, day, 2)
+	b = append(b, 'T')
+	b = appendDigits(b, hour, 2)
+	b = append(b, ':')
+	b = appendDigits(b, minute, 2)
+	b = append(b, ':')
+	b = appendDigits(b, sec, 2)
+	switch f {
+	case FormRFC3339Milli:
+		b = append(b, '.')
+		b = appendDigits(b, t.Nanosecond()/1e6, 3)
+	case FormRFC3339Micro:
+		b = append(b, '.')
+		b = appendDigits(b, t.Nanosecond()/1e3, 6)
+	}
+	if f != FormDateTime {
+		b = append(b, 'Z')
+	}
 	return b
+}
+
+// appendDigits appends n (0 <= n < 10^width) in decimal with leading zeros to width digits.
+func appendDigits(b []byte, n, width int) []byte {
+	var d [9]byte
+	for i := width - 1; i >= 0; i-- {
+		d[i] = byte('0' + n%10)
+		n /= 10
+	}
+	return append(b, d[:width]...)
 }
 
 // String returns a text value.

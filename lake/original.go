@@ -165,7 +165,7 @@ func inForm(v, form string) (string, error) {
 	if len(form) == 1 {
 		f = event.Form(form[0])
 	}
-	if f != event.FormUnix {
+	if !f.IsTime() {
 		return "", fmt.Errorf("unknown form %q (written by a newer ramen?)", form)
 	}
 	t, err := parseTimeText(v)
@@ -457,12 +457,25 @@ func sqlPath(path string) string {
 	return strings.Join(parts, ".")
 }
 
+// formSQL writes a time (_ramen_v, as DuckDB casts a TIMESTAMP to text) in each of the forms of
+// event.Form, as Value.AppendForm does. strftime pads %Y to four digits, %g to three and %f to six.
+var formSQL = []struct {
+	form event.Form
+	sql  string
+}{
+	{event.FormUnix, `CAST(CAST(epoch(CAST(_ramen_v AS TIMESTAMP)) AS BIGINT) AS VARCHAR)`},
+	{event.FormRFC3339, `strftime(CAST(_ramen_v AS TIMESTAMP), '%Y-%m-%dT%H:%M:%SZ')`},
+	{event.FormRFC3339Milli, `strftime(CAST(_ramen_v AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%gZ')`},
+	{event.FormRFC3339Micro, `strftime(CAST(_ramen_v AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S.%fZ')`},
+	{event.FormDateTime, `strftime(CAST(_ramen_v AS TIMESTAMP), '%Y-%m-%dT%H:%M:%S')`},
+}
+
 // originalSQL is SQL that rebuilds event.original from _original and the columns (leaves) that
 // a template can reference: the template is split at its 0x01 bytes, and each part after the
 // first starts with a column path, ended by 0x02, whose value as text takes its place; a path
-// followed by 0x03 and a form (a time's: 's', unix seconds) takes the value written in that
-// form. A path the row has no column for, or a form it does not know, is an error, never a
-// record silently rebuilt wrong.
+// followed by 0x03 and a form (a time's, formSQL) takes the value written in that form. A path
+// the row has no column for, or a form it does not know, is an error, never a record silently
+// rebuilt wrong.
 func originalSQL(cols []leaf) string {
 	const ref = `split_part(_ramen_part, chr(2), 1)`
 	var cases strings.Builder
@@ -474,10 +487,15 @@ func originalSQL(cols []leaf) string {
 		fmt.Fprintf(&cases, " WHEN %s THEN %s", sqlString(strings.ToLower(c.path)), c.arg())
 	}
 	cases.WriteString(` ELSE error('event.original: the template names a column the row does not have: ' || ` + ref + `) END`)
+	// A form's letter is compared as it is: 's' and 'S' are two forms.
+	var forms strings.Builder
+	for _, f := range formSQL {
+		fmt.Fprintf(&forms, " WHEN %s THEN %s", sqlString(string(rune(f.form))), f.sql)
+	}
 	// The value goes through a one-element list so that the form is applied to it without
 	// writing the CASE above twice.
 	formed := `list_transform([` + cases.String() + `], _ramen_v -> CASE split_part(` + ref + `, chr(3), 2)` +
-		` WHEN '' THEN _ramen_v WHEN 's' THEN CAST(CAST(epoch(CAST(_ramen_v AS TIMESTAMP)) AS BIGINT) AS VARCHAR)` +
+		` WHEN '' THEN _ramen_v` + forms.String() +
 		` ELSE error('event.original: a form this SQL does not know: ' || ` + ref + `) END)[1]`
 	return `array_to_string(list_transform(string_split(_original, chr(1)), (_ramen_part, _ramen_i) -> ` +
 		`CASE WHEN _ramen_i = 1 THEN _ramen_part ELSE ` + formed + ` || substr(_ramen_part, strpos(_ramen_part, chr(2)) + 1) END), '')`

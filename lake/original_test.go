@@ -70,6 +70,59 @@ func TestTemplateRoundTrip(t *testing.T) {
 	if _, err := rebuildOriginal(tmpl, func(string) (string, bool) { return "soon", true }); err == nil {
 		t.Error("a time that is not one rebuilt without an error")
 	}
+	// Every form of times, from the texts a reader has for a time: RFC 3339 (an event's text) and
+	// DuckDB's cast of a TIMESTAMP to text, with and without its offset.
+	sec := time.Unix(1700000000, 0).UTC()
+	for _, tc := range []struct {
+		form event.Form
+		t    time.Time
+		orig string
+	}{
+		{event.FormUnix, sec, "1700000000"},
+		{event.FormRFC3339, sec, "2023-11-14T22:13:20Z"},
+		{event.FormRFC3339Milli, sec.Add(120 * time.Millisecond), "2023-11-14T22:13:20.120Z"},
+		{event.FormRFC3339Milli, sec, "2023-11-14T22:13:20.000Z"},
+		{event.FormRFC3339Micro, sec.Add(123450 * time.Microsecond), "2023-11-14T22:13:20.123450Z"},
+		{event.FormRFC3339Micro, time.Unix(-1, 5e8), "1969-12-31T23:59:59.500000Z"},
+		{event.FormDateTime, sec, "2023-11-14T22:13:20"},
+	} {
+		orig := "[" + tc.orig + "]"
+		tmpl := string(appendTemplate(nil, orig, []ref{{off: 1, end: 1 + len(tc.orig), path: "t", form: tc.form}}))
+		if want := "[\x01t\x03" + string(rune(tc.form)) + "\x02]"; tmpl != want {
+			t.Errorf("template %q, want %q", tmpl, want)
+		}
+		duck := tc.t.Format("2006-01-02 15:04:05.999999")
+		for _, text := range []string{tc.t.Format(time.RFC3339Nano), duck, duck + "+00"} {
+			got, err := rebuildOriginal(tmpl, func(p string) (string, bool) { return text, p == "t" })
+			if err != nil || got != orig {
+				t.Errorf("form %c from %q: %q, %v; want %q", tc.form, text, got, err, orig)
+			}
+		}
+	}
+	// A time a form cannot write (a fraction, for a form of whole seconds) is an error, never a
+	// record rebuilt wrong.
+	for _, f := range []event.Form{event.FormUnix, event.FormRFC3339, event.FormRFC3339Milli, event.FormRFC3339Micro, event.FormDateTime} {
+		tmpl := "\x01t\x03" + string(rune(f)) + "\x02"
+		if got, err := rebuildOriginal(tmpl, func(string) (string, bool) { return "2023-11-14T22:13:20.1234567Z", true }); err == nil {
+			t.Errorf("form %c: a time with nanoseconds rebuilt as %q", f, got)
+		}
+	}
+}
+
+// TestFormSQL: the SQL for other engines knows every form of times that event knows.
+func TestFormSQL(t *testing.T) {
+	known := map[event.Form]bool{}
+	for _, f := range formSQL {
+		known[f.form] = true
+		if !f.form.IsTime() {
+			t.Errorf("formSQL has %c, not a form of times", f.form)
+		}
+	}
+	for b := 0; b < 256; b++ {
+		if f := event.Form(b); f.IsTime() && !known[f] {
+			t.Errorf("form %c has no SQL", f)
+		}
+	}
 }
 
 // TestRefOf: only a string inside the record's memory is a piece of it; equal text elsewhere is not.
@@ -156,6 +209,39 @@ func TestOriginalsReadBack(t *testing.T) {
 		}
 		evs = append(evs, e)
 	}
+	// Times in each form, and texts that look like them but are not the form's (kept as text).
+	us := sec.Add(123456 * time.Microsecond)
+	for i, orig := range []string{
+		"|S=2023-11-14T22:13:20Z|M=2023-11-14T22:13:20.123Z|U=2023-11-14T22:13:20.123456Z|T=2023-11-14T22:13:20|",
+		"|S=2023-11-14T22:13:20.000Z|M=2023-11-14T22:13:20.1Z|U=2023-11-14T22:13:20.123456789Z|T=2023-11-14 22:13:20|",
+		"|S=2023-11-14T22:13:20Z|M=2023-11-14T22:13:20.123Z|U=2023-11-14T22:13:20.123456Z|T=2023-11-14T22:13:20|",
+	} {
+		piece := func(k string) string {
+			j := strings.Index(orig, "|"+k+"=") + len(k) + 2
+			return orig[j : j+strings.IndexByte(orig[j:], '|')]
+		}
+		e := event.New("times", orig, 8)
+		e.ID = fmt.Sprintf("times-%d", i)
+		e.Timestamp = sec
+		switch i {
+		case 0:
+			e.Add("at.s", event.TimeIn(sec, piece("S"), event.RFC3339Form(piece("S"))))
+			e.Add("at.m", event.TimeIn(sec.Add(123*time.Millisecond), piece("M"), event.RFC3339Form(piece("M"))))
+			e.Add("at.u", event.TimeIn(us, piece("U"), event.RFC3339Form(piece("U"))))
+			e.Add("at.t", event.TimeIn(sec, piece("T"), event.FormDateTime))
+		case 1:
+			e.Add("at.s", event.TimeIn(sec, piece("S"), event.FormRFC3339))
+			e.Add("at.m", event.TimeIn(sec.Add(100*time.Millisecond), piece("M"), event.FormRFC3339Milli))
+			e.Add("at.u", event.TimeIn(sec.Add(123456789), piece("U"), event.FormRFC3339Micro))
+			e.Add("at.t", event.TimeIn(sec, piece("T"), event.FormDateTime))
+		case 2: // times the forms cannot write: finer than the form, or another time
+			e.Add("at.s", event.TimeIn(sec.Add(time.Millisecond), piece("S"), event.FormRFC3339))
+			e.Add("at.m", event.TimeIn(us, piece("M"), event.FormRFC3339Milli))
+			e.Add("at.u", event.TimeIn(sec.Add(123456789), piece("U"), event.FormRFC3339Micro))
+			e.Add("at.t", event.TimeIn(sec.Add(time.Second), piece("T"), event.FormDateTime))
+		}
+		evs = append(evs, e)
+	}
 	for _, e := range evs {
 		if e.ID == "" {
 			t.Fatalf("event of %s without an id", e.Type)
@@ -210,6 +296,21 @@ func TestOriginalsReadBack(t *testing.T) {
 	rows := queryRows(t, l, `SELECT _original FROM `+l.parquetSource(l.sources("numbers", time.Time{}, time.Time{}))+` WHERE _id = 'numbers-0'`)
 	if want := "n=007 m=\x01num.m\x02 t=\x01num.t\x03s\x02 zero=\x01num.zero\x02 neg=\x01num.neg\x02"; len(rows) != 1 || rows[0][0] != want {
 		t.Errorf("template of numbers-0: %q, want %q", rows, want)
+	}
+	// The times' templates: each form's text is referenced; the rest is kept as it is.
+	rows = queryRows(t, l, `SELECT _id, _original FROM `+l.parquetSource(l.sources("times", time.Time{}, time.Time{}))+` ORDER BY _id`)
+	wantTimes := []string{
+		"|S=\x01at.s\x03S\x02|M=\x01at.m\x03M\x02|U=\x01at.u\x03U\x02|T=\x01at.t\x03T\x02|",
+		want["times-1"],
+		want["times-2"],
+	}
+	if len(rows) != len(wantTimes) {
+		t.Errorf("%d records of times, want %d", len(rows), len(wantTimes))
+	}
+	for i, r := range rows {
+		if i >= len(wantTimes) || r[1] != wantTimes[i] {
+			t.Errorf("template of %s: %q", r[0], r[1])
+		}
 	}
 	// SELECT * shows the record where ECS has it.
 	rows = queryRows(t, l, `SELECT * FROM tricky WHERE _id = 'tricky-0'`)
