@@ -9,6 +9,8 @@ import (
 	"unsafe"
 
 	"github.com/valyala/fastjson"
+
+	"github.com/ramen-siem/ramen/event"
 )
 
 // Rec gives the text of a record's JSON strings without copying them: fastjson parses a copy of the
@@ -84,19 +86,58 @@ func (r *Rec) Original() string { return r.orig }
 // Time parses the RFC 3339 time at key under v, in UTC; an absent or null key is the zero time, not
 // an error.
 func (r *Rec) Time(v *fastjson.Value, key string) (time.Time, error) {
+	t, _, err := r.TimeIn(v, key)
+	return t, err
+}
+
+// TimeIn is Time, with the time also as an event value that says where the record wrote it
+// (event.TimeIn): the lake then stores it once, in its column. The value is null when the time is.
+func (r *Rec) TimeIn(v *fastjson.Value, key string) (time.Time, event.Value, error) {
 	x := v.Get(key)
 	if x == nil || x.Type() == fastjson.TypeNull {
-		return time.Time{}, nil
+		return time.Time{}, event.Value{}, nil
 	}
 	s := r.Text(x)
 	if s == "" {
-		return time.Time{}, fmt.Errorf("field %s: not a time: %s", key, x)
+		return time.Time{}, event.Value{}, fmt.Errorf("field %s: not a time: %s", key, x)
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("field %s: not an RFC 3339 time: %q", key, s)
+		return time.Time{}, event.Value{}, fmt.Errorf("field %s: not an RFC 3339 time: %q", key, s)
 	}
-	return t.UTC(), nil
+	t = t.UTC()
+	return t, event.TimeIn(t, s, event.RFC3339Form(s)), nil
+}
+
+// valueLayout is the layout of fastjson.Value (v1.6): s holds a number's text, a substring of
+// the parser's copy of the record.
+type valueLayout struct {
+	o fastjson.Object
+	a []*fastjson.Value
+	s string
+	t fastjson.Type
+}
+
+// Number returns the text of a number value as the record writes it, a piece of the record, or ""
+// when v is not a number or its text cannot be found in the record. Where fastjson keeps the
+// text is read from its Value as valueLayout has it, and only compared with the record's bounds:
+// the text returned is the record's own bytes, checked against the number fastjson writes, so a
+// fastjson laid out otherwise finds nothing rather than something wrong.
+func (r *Rec) Number(v *fastjson.Value) string {
+	if v == nil || v.Type() != fastjson.TypeNumber || r.base == 0 || unsafe.Sizeof(valueLayout{}) != unsafe.Sizeof(fastjson.Value{}) {
+		return ""
+	}
+	var buf [32]byte
+	text := v.MarshalTo(buf[:0])
+	p := uintptr(unsafe.Pointer(unsafe.StringData((*valueLayout)(unsafe.Pointer(v)).s)))
+	if p < r.base || p-r.base > uintptr(len(r.orig)) {
+		return ""
+	}
+	off := int(p-r.base) + r.lead
+	if off < 0 || off+len(text) > len(r.orig) || r.orig[off:off+len(text)] != string(text) {
+		return ""
+	}
+	return r.orig[off : off+len(text)]
 }
 
 // Piece returns text equal to b: the record's own bytes when they hold b (a part of the record
