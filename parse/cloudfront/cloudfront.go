@@ -409,7 +409,7 @@ func parseLine(line string, lay *layout) (*event.Event, error) {
 
 	addStr(e, "aws.cloudfront.edge_location", v[colEdgeLocation])
 	if scBytes >= 0 {
-		e.Add("http.response.bytes", event.Int(scBytes))
+		e.Add("http.response.bytes", event.IntIn(scBytes, v[colSCBytes]))
 	}
 	ip := v[colCIP]
 	if !isDash(ip) {
@@ -423,7 +423,7 @@ func parseLine(line string, lay *layout) (*event.Event, error) {
 		}
 	}
 	if cPort >= 0 {
-		e.Add("source.port", event.Int(cPort))
+		e.Add("source.port", event.IntIn(cPort, v[colCPort]))
 	}
 	addStr(e, "http.request.method", v[colCSMethod])
 	host, hostHeader := v[colCSHost], v[colHostHeader]
@@ -456,7 +456,7 @@ func parseLine(line string, lay *layout) (*event.Event, error) {
 		e.Add("url.full", event.String(full))
 	}
 	if status >= 0 {
-		e.Add("http.response.status_code", event.Int(status))
+		e.Add("http.response.status_code", event.IntIn(status, v[colStatus]))
 		if status == 0 || status >= 400 {
 			e.Add("event.outcome", event.String("failure"))
 		} else {
@@ -475,7 +475,7 @@ func parseLine(line string, lay *layout) (*event.Event, error) {
 		e.Add("event.id", s)
 	}
 	if csBytes >= 0 {
-		e.Add("http.request.bytes", event.Int(csBytes))
+		e.Add("http.request.bytes", event.IntIn(csBytes, v[colCSBytes]))
 	}
 	if timeTaken >= 0 {
 		e.Add("event.duration", event.Int(int64(timeTaken*1e9+0.5)))
@@ -523,13 +523,13 @@ func parseLine(line string, lay *layout) (*event.Event, error) {
 	addStr(e, "aws.cloudfront.edge_detailed_result_type", v[colEdgeDetailedResultType])
 	addStr(e, "aws.cloudfront.content_type", v[colContentType])
 	if contentLen >= 0 {
-		e.Add("http.response.body.bytes", event.Int(contentLen))
+		e.Add("http.response.body.bytes", event.IntIn(contentLen, v[colContentLen]))
 	}
 	if rangeStart >= 0 {
-		e.Add("aws.cloudfront.range_start", event.Int(rangeStart))
+		e.Add("aws.cloudfront.range_start", event.IntIn(rangeStart, v[colRangeStart]))
 	}
 	if rangeEnd >= 0 {
-		e.Add("aws.cloudfront.range_end", event.Int(rangeEnd))
+		e.Add("aws.cloudfront.range_end", event.IntIn(rangeEnd, v[colRangeEnd]))
 	}
 	if hasOther {
 		addOther(e, line, lay)

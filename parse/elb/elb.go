@@ -385,7 +385,7 @@ func parseALB(line string, f []string) (*event.Event, error) {
 		if !ok {
 			return nil, parse.Rejectf("time", "field request_creation_time: not an ISO 8601 time: %q", text.Clip(s))
 		}
-		e.Add("event.start", event.Time(t))
+		e.Add("event.start", timeIn(t, s))
 	}
 	if s := get(albActions); s != "" && s != "-" {
 		e.Add("aws.elb.action_executed", event.Strings(splitList(s, ',')...))
@@ -467,7 +467,7 @@ func setHTTPCommon(e *event.Event, f []string, alb bool) error {
 		return parse.Rejectf("time", "field time: not an ISO 8601 time: %q", text.Clip(f[clTime]))
 	}
 	e.Timestamp = t
-	e.Add("event.end", event.Time(t))
+	e.Add("event.end", timeIn(t, f[clTime]))
 	e.Add("event.kind", event.String("event"))
 	addStr(e, "aws.elb.name", f[clELB])
 	if err := setHostPort(e, "client:port", f[clClient], true); err != nil {
@@ -509,7 +509,7 @@ func setHTTPCommon(e *event.Event, f []string, alb bool) error {
 		e.Add("event.category", event.Strings(catWeb...))
 		e.Add("event.type", event.Strings(typAccess...))
 		if status >= 0 {
-			e.Add("http.response.status_code", event.Int(int64(status)))
+			e.Add("http.response.status_code", event.IntIn(int64(status), f[clELBStatus]))
 			if status < 400 {
 				e.Add("event.outcome", event.String("success"))
 			} else {
@@ -517,13 +517,13 @@ func setHTTPCommon(e *event.Event, f []string, alb bool) error {
 			}
 		}
 		if backendStatus >= 0 {
-			e.Add("aws.elb.backend.http.response.status_code", event.Int(int64(backendStatus)))
+			e.Add("aws.elb.backend.http.response.status_code", event.IntIn(int64(backendStatus), f[clBackendStatus]))
 		}
 		if received >= 0 {
-			e.Add("http.request.body.bytes", event.Int(int64(received)))
+			e.Add("http.request.body.bytes", event.IntIn(int64(received), f[clReceived]))
 		}
 		if sent >= 0 {
-			e.Add("http.response.body.bytes", event.Int(int64(sent)))
+			e.Add("http.response.body.bytes", event.IntIn(int64(sent), f[clSent]))
 		}
 		addStr(e, "http.request.method", method)
 		addStr(e, "http.version", version)
@@ -535,10 +535,10 @@ func setHTTPCommon(e *event.Event, f []string, alb bool) error {
 		e.Add("event.category", event.Strings(catNetwork...))
 		e.Add("event.type", event.Strings(typConn...))
 		if received >= 0 {
-			e.Add("source.bytes", event.Int(int64(received)))
+			e.Add("source.bytes", event.IntIn(int64(received), f[clReceived]))
 		}
 		if sent >= 0 {
-			e.Add("destination.bytes", event.Int(int64(sent)))
+			e.Add("destination.bytes", event.IntIn(int64(sent), f[clSent]))
 		}
 	}
 	if len(f) > clUserAgent {
@@ -606,7 +606,7 @@ func setURL(e *event.Event, u string) {
 		}
 		addStr(e, "url.domain", host)
 		if p, err := strconv.Atoi(port); err == nil && p >= 0 && p <= 65535 {
-			e.Add("url.port", event.Int(int64(p)))
+			e.Add("url.port", event.IntIn(int64(p), port))
 		}
 	}
 	text.AddURLPath(e, rest)
@@ -657,7 +657,7 @@ func setHostPort(e *event.Event, field, s string, client bool) error {
 		}
 		e.Add("source.address", event.String(host))
 		e.Add("source.ip", event.String(host))
-		e.Add("source.port", event.Int(int64(p)))
+		e.Add("source.port", event.IntIn(int64(p), port))
 		return nil
 	}
 	if !isDigits(port) {
@@ -763,7 +763,7 @@ func parseNLB(line string, f []string) (*event.Event, error) {
 		return nil, parse.Rejectf("time", "field time: not an ISO 8601 time: %q", text.Clip(f[nlbTime]))
 	}
 	e.Timestamp = t
-	e.Add("event.end", event.Time(t))
+	e.Add("event.end", timeIn(t, f[nlbTime]))
 	e.Add("event.kind", event.String("event"))
 	e.Add("event.category", event.Strings(catNetwork...))
 	e.Add("event.type", event.Strings(typConn...))
@@ -792,7 +792,7 @@ func parseNLB(line string, f []string) (*event.Event, error) {
 			return nil, err
 		}
 		if n >= 0 {
-			e.Add(x.key, event.Int(int64(n)))
+			e.Add(x.key, event.IntIn(int64(n), f[x.i]))
 		}
 	}
 	addStr(e, "aws.elb.incoming_tls_alert", f[nlbTLSAlert])
@@ -812,7 +812,7 @@ func parseNLB(line string, f []string) (*event.Event, error) {
 		if !ok {
 			return nil, parse.Rejectf("time", "field tls_connection_creation_time: not an ISO 8601 time: %q", text.Clip(f[nlbConnCreation]))
 		}
-		e.Add("event.start", event.Time(t))
+		e.Add("event.start", timeIn(t, f[nlbConnCreation]))
 	}
 	return e, nil
 }
@@ -864,14 +864,14 @@ func parseConn(line string, f []string, lbName string) (*event.Event, error) {
 		return nil, err
 	}
 	if port >= 0 {
-		e.Add("source.port", event.Int(int64(port)))
+		e.Add("source.port", event.IntIn(int64(port), f[connClientPort]))
 	}
 	lport, err := atoi("listener_port", f[connListenerPort])
 	if err != nil {
 		return nil, err
 	}
 	if lport >= 0 {
-		e.Add("destination.port", event.Int(int64(lport)))
+		e.Add("destination.port", event.IntIn(int64(lport), f[connListenerPort]))
 	}
 	setTLS(e, f[connTLSCipher], f[connTLSProtocol])
 	if err := setSeconds(e, "aws.elb.tls_handshake_latency.sec", "tls_handshake_latency", f[connHandshakeLatency]); err != nil {
@@ -881,8 +881,8 @@ func parseConn(line string, f []string, lbName string) (*event.Event, error) {
 	if v := f[connCertValidity]; v != "-" {
 		nb, na, ok := certValidity(v)
 		if ok {
-			e.Add("tls.client.not_before", event.Time(nb))
-			e.Add("tls.client.not_after", event.Time(na))
+			e.Add("tls.client.not_before", nb)
+			e.Add("tls.client.not_after", na)
 		} else {
 			addStr(e, "aws.elb.leaf_client_cert_validity", v)
 		}
@@ -903,14 +903,26 @@ func parseConn(line string, f []string, lbName string) (*event.Event, error) {
 }
 
 // certValidity reads "NotBefore=2023-09-21T22:43:21Z;NotAfter=2026-06-17T22:43:21Z".
-func certValidity(v string) (notBefore, notAfter time.Time, ok bool) {
+func certValidity(v string) (notBefore, notAfter event.Value, ok bool) {
 	a, b, found := strings.Cut(v, ";")
 	if !found || !strings.HasPrefix(a, "NotBefore=") || !strings.HasPrefix(b, "NotAfter=") {
 		return
 	}
-	nb, ok1 := parseISO(a[len("NotBefore="):])
-	na, ok2 := parseISO(b[len("NotAfter="):])
-	return nb, na, ok1 && ok2
+	a, b = a[len("NotBefore="):], b[len("NotAfter="):]
+	nb, ok1 := parseISO(a)
+	na, ok2 := parseISO(b)
+	return timeIn(nb, a), timeIn(na, b), ok1 && ok2
+}
+
+// timeIn is the time t that parseISO read from s, a piece of the line, with the form s has if it
+// has one: RFC 3339 in UTC with whole seconds, milliseconds or microseconds (ALB and Classic
+// write six digits), or NLB's date and time without an offset.
+func timeIn(t time.Time, s string) event.Value {
+	f := event.RFC3339Form(s)
+	if f == event.FormNone && len(s) == len("2006-01-02T15:04:05") {
+		f = event.FormDateTime
+	}
+	return event.TimeIn(t, s, f)
 }
 
 // parseISO parses "2006-01-02T15:04:05[.frac][Z]" as UTC without allocating.

@@ -285,17 +285,20 @@ func resolver(p *fastjson.Parser, r *jsonrec.Rec, orig string) (*event.Event, st
 	}
 	if port := v.Get("srcport"); port != nil {
 		var n int64 = -1
+		var text string // the port's text in the record
 		switch port.Type() {
 		case fastjson.TypeString:
-			n, err = strconv.ParseInt(string(port.GetStringBytes()), 10, 32)
+			text = r.Text(port)
+			n, err = strconv.ParseInt(text, 10, 32)
 			if err != nil {
 				n = -1
 			}
 		case fastjson.TypeNumber:
 			n = port.GetInt64()
+			text = r.Number(port)
 		}
 		if n >= 0 && n <= 65535 {
-			e.Set("source.port", event.Int(n))
+			e.Set("source.port", event.IntIn(n, text))
 		}
 	}
 

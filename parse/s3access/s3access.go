@@ -354,8 +354,9 @@ func parseLine(line string, buf []string) (*event.Event, error) {
 		setRequest(e, r)
 	}
 	if status >= 0 {
-		e.Add("aws.s3access.http_status", event.Int(status))
-		e.Add("http.response.status_code", event.Int(status))
+		n := event.IntIn(status, f[fHTTPStatus])
+		e.Add("aws.s3access.http_status", n)
+		e.Add("http.response.status_code", n)
 	}
 	if code := f[fErrorCode]; code != "-" && code != "" {
 		s := event.String(code)
@@ -366,18 +367,19 @@ func parseLine(line string, buf []string) (*event.Event, error) {
 		e.Add("event.outcome", event.String("success"))
 	}
 	if bytesSent >= 0 {
-		e.Add("aws.s3access.bytes_sent", event.Int(bytesSent))
-		e.Add("http.response.body.bytes", event.Int(bytesSent))
+		n := event.IntIn(bytesSent, f[fBytesSent])
+		e.Add("aws.s3access.bytes_sent", n)
+		e.Add("http.response.body.bytes", n)
 	}
 	if objectSize >= 0 {
-		e.Add("aws.s3access.object_size", event.Int(objectSize))
+		e.Add("aws.s3access.object_size", event.IntIn(objectSize, f[fObjectSize]))
 	}
 	if totalTime >= 0 {
-		e.Add("aws.s3access.total_time", event.Int(totalTime))
+		e.Add("aws.s3access.total_time", event.IntIn(totalTime, f[fTotalTime]))
 		e.Add("event.duration", event.Int(totalTime*int64(time.Millisecond)))
 	}
 	if turnAround >= 0 {
-		e.Add("aws.s3access.turn_around_time", event.Int(turnAround))
+		e.Add("aws.s3access.turn_around_time", event.IntIn(turnAround, f[fTurnAround]))
 	}
 	if r := f[fReferrer]; r != "-" && r != "" {
 		s := event.String(r)
@@ -452,7 +454,7 @@ func setURL(e *event.Event, u string) {
 		rest = rest[end:]
 		if j := strings.LastIndexByte(host, ':'); j >= 0 && !strings.HasSuffix(host, "]") {
 			if p, err := strconv.Atoi(host[j+1:]); err == nil && p >= 0 && p <= 65535 {
-				e.Add("url.port", event.Int(int64(p)))
+				e.Add("url.port", event.IntIn(int64(p), host[j+1:]))
 			}
 			host = host[:j]
 		}
