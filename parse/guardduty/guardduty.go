@@ -173,7 +173,7 @@ func build(r *jsonrec.Rec, f *fastjson.Value) (*event.Event, string, error) {
 	if err != nil {
 		return nil, "time", err
 	}
-	created, err := r.Time(f, "createdAt")
+	created, createdIn, err := r.TimeIn(f, "createdAt")
 	if err != nil {
 		return nil, "time", err
 	}
@@ -189,7 +189,7 @@ func build(r *jsonrec.Rec, f *fastjson.Value) (*event.Event, string, error) {
 	e.Set("event.kind", event.String("alert"))
 	e.Set("event.type", event.Strings(typeInfo...))
 	if !created.IsZero() {
-		e.Set("event.created", event.Time(created))
+		e.Set("event.created", createdIn)
 	}
 	e.Set("event.id", event.String(id))
 	e.Set("aws.guardduty.id", event.String(id))
@@ -285,7 +285,7 @@ func build(r *jsonrec.Rec, f *fastjson.Value) (*event.Event, string, error) {
 	e.SetString("aws.guardduty.service.feature_name", r.Get(svc, "featureName"))
 	e.SetString("aws.guardduty.service.resource_role", r.Get(svc, "resourceRole"))
 	if c := svc.Get("count"); c != nil && c.Type() == fastjson.TypeNumber {
-		e.Set("aws.guardduty.service.count", event.Int(c.GetInt64()))
+		e.Set("aws.guardduty.service.count", event.IntIn(c.GetInt64(), r.Number(c)))
 	}
 	if a := svc.Get("archived"); a != nil {
 		switch a.Type() {
@@ -295,11 +295,11 @@ func build(r *jsonrec.Rec, f *fastjson.Value) (*event.Event, string, error) {
 			e.Set("aws.guardduty.service.archived", event.Bool(false))
 		}
 	}
-	if t, err := r.Time(svc, "eventFirstSeen"); err == nil && !t.IsZero() {
-		e.Set("event.start", event.Time(t))
+	if t, v, err := r.TimeIn(svc, "eventFirstSeen"); err == nil && !t.IsZero() {
+		e.Set("event.start", v)
 	}
-	if t, err := r.Time(svc, "eventLastSeen"); err == nil && !t.IsZero() {
-		e.Set("event.end", event.Time(t))
+	if t, v, err := r.TimeIn(svc, "eventLastSeen"); err == nil && !t.IsZero() {
+		e.Set("event.end", v)
 	}
 	action(r, e, svc.Get("action"))
 	if proc := svc.Get("runtimeDetails", "process"); proc != nil {
@@ -307,7 +307,7 @@ func build(r *jsonrec.Rec, f *fastjson.Value) (*event.Event, string, error) {
 		e.SetString("process.executable", r.Get(proc, "executablePath"))
 		e.SetString("process.working_directory", r.Get(proc, "pwd"))
 		if pid := proc.Get("pid"); pid != nil && pid.Type() == fastjson.TypeNumber {
-			e.Set("process.pid", event.Int(pid.GetInt64()))
+			e.Set("process.pid", event.IntIn(pid.GetInt64(), r.Number(pid)))
 		}
 		e.SetString("process.hash.sha256", r.Get(proc, "executableSha256"))
 	}
@@ -359,14 +359,14 @@ func action(r *jsonrec.Rec, e *event.Event, a *fastjson.Value) {
 		switch dir := r.Get(nc, "connectionDirection"); dir {
 		case "OUTBOUND":
 			e.Set("network.direction", event.String("outbound"))
-			setIPPort(e, "source", local, lport)
-			setIPPort(e, "destination", remote, rport)
+			setIPPort(r, e, "source", local, lport)
+			setIPPort(r, e, "destination", remote, rport)
 		default:
 			if dir == "INBOUND" {
 				e.Set("network.direction", event.String("inbound"))
 			}
-			setIPPort(e, "source", remote, rport)
-			setIPPort(e, "destination", local, lport)
+			setIPPort(r, e, "source", remote, rport)
+			setIPPort(r, e, "destination", local, lport)
 		}
 	}
 	if pp := a.Get("portProbeAction"); pp != nil {
@@ -374,8 +374,8 @@ func action(r *jsonrec.Rec, e *event.Event, a *fastjson.Value) {
 			remote := addIP(r.Get(d, "remoteIpDetails", "ipAddressV4"))
 			local := addIP(r.Get(d, "localIpDetails", "ipAddressV4"))
 			if i == 0 {
-				setIPPort(e, "source", remote, nil)
-				setIPPort(e, "destination", local, d.Get("localPortDetails", "port"))
+				setIPPort(r, e, "source", remote, nil)
+				setIPPort(r, e, "destination", local, d.Get("localPortDetails", "port"))
 			}
 		}
 	}
@@ -411,13 +411,13 @@ func action(r *jsonrec.Rec, e *event.Event, a *fastjson.Value) {
 }
 
 // setIPPort sets <side>.ip and <side>.port.
-func setIPPort(e *event.Event, side, ip string, port *fastjson.Value) {
+func setIPPort(r *jsonrec.Rec, e *event.Event, side, ip string, port *fastjson.Value) {
 	if ip != "" {
 		e.Set(side+".ip", event.String(ip))
 	}
 	if port != nil && port.Type() == fastjson.TypeNumber {
 		if n := port.GetInt64(); n > 0 {
-			e.Set(side+".port", event.Int(n))
+			e.Set(side+".port", event.IntIn(n, r.Number(port)))
 		}
 	}
 }

@@ -201,8 +201,10 @@ func (g *group) emit(ctx context.Context, v *fastjson.Value, s, e int, env *fast
 func eventbridge(r *jsonrec.Rec, e *event.Event, env *fastjson.Value) {
 	e.SetString("aws.securityhub.eventbridge.id", r.Get(env, "id"))
 	e.SetString("aws.securityhub.eventbridge.detail_type", r.Get(env, "detail-type"))
-	if t, err := time.Parse(time.RFC3339Nano, r.Get(env, "time")); err == nil {
-		e.Set("aws.securityhub.eventbridge.time", event.Time(t))
+	if s := r.Get(env, "time"); s != "" {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			e.Set("aws.securityhub.eventbridge.time", event.TimeIn(t, s, event.RFC3339Form(s)))
+		}
 	}
 }
 
@@ -223,7 +225,7 @@ func build(r *jsonrec.Rec, f *fastjson.Value, orig string) (*event.Event, string
 	if err != nil {
 		return nil, "time", err
 	}
-	created, err := r.Time(f, "CreatedAt")
+	created, createdIn, err := r.TimeIn(f, "CreatedAt")
 	if err != nil {
 		return nil, "time", err
 	}
@@ -239,13 +241,13 @@ func build(r *jsonrec.Rec, f *fastjson.Value, orig string) (*event.Event, string
 	e.Set("event.kind", event.String("alert"))
 	e.Set("event.type", event.Strings(typeInfo...))
 	if !created.IsZero() {
-		e.Set("event.created", event.Time(created))
+		e.Set("event.created", createdIn)
 	}
-	if t, err := r.Time(f, "FirstObservedAt"); err == nil && !t.IsZero() {
-		e.Set("event.start", event.Time(t))
+	if t, v, err := r.TimeIn(f, "FirstObservedAt"); err == nil && !t.IsZero() {
+		e.Set("event.start", v)
 	}
-	if t, err := r.Time(f, "LastObservedAt"); err == nil && !t.IsZero() {
-		e.Set("event.end", event.Time(t))
+	if t, v, err := r.TimeIn(f, "LastObservedAt"); err == nil && !t.IsZero() {
+		e.Set("event.end", v)
 	}
 	e.Set("event.id", event.String(id))
 	e.Set("aws.securityhub.id", event.String(id))
@@ -280,8 +282,9 @@ func build(r *jsonrec.Rec, f *fastjson.Value, orig string) (*event.Event, string
 	sev := f.Get("Severity")
 	label := r.Get(sev, "Label")
 	if n := sev.Get("Normalized"); n != nil && n.Type() == fastjson.TypeNumber {
-		e.Set("event.severity", event.Int(n.GetInt64()))
-		e.Set("aws.securityhub.severity.normalized", event.Int(n.GetInt64()))
+		v := event.IntIn(n.GetInt64(), r.Number(n))
+		e.Set("event.severity", v)
+		e.Set("aws.securityhub.severity.normalized", v)
 		if label == "" {
 			label = labelOf(n.GetInt64())
 		}
@@ -324,11 +327,11 @@ func build(r *jsonrec.Rec, f *fastjson.Value, orig string) (*event.Event, string
 		if ip := addIP(first(r.Get(nw, "SourceIpV4"), r.Get(nw, "SourceIpV6"))); ip != "" {
 			e.Set("source.ip", event.String(ip))
 		}
-		setPort(e, "source.port", nw.Get("SourcePort"))
+		setPort(r, e, "source.port", nw.Get("SourcePort"))
 		if ip := addIP(first(r.Get(nw, "DestinationIpV4"), r.Get(nw, "DestinationIpV6"))); ip != "" {
 			e.Set("destination.ip", event.String(ip))
 		}
-		setPort(e, "destination.port", nw.Get("DestinationPort"))
+		setPort(r, e, "destination.port", nw.Get("DestinationPort"))
 		e.SetString("source.domain", r.Get(nw, "SourceDomain"))
 		e.SetString("destination.domain", r.Get(nw, "DestinationDomain"))
 		if p := r.Get(nw, "Protocol"); p != "" {
@@ -410,12 +413,12 @@ func first(a, b string) string {
 	return b
 }
 
-func setPort(e *event.Event, key string, v *fastjson.Value) {
+func setPort(r *jsonrec.Rec, e *event.Event, key string, v *fastjson.Value) {
 	if v == nil || v.Type() != fastjson.TypeNumber {
 		return
 	}
 	if n := v.GetInt64(); n >= 0 && n <= 65535 {
-		e.Set(key, event.Int(n))
+		e.Set(key, event.IntIn(n, r.Number(v)))
 	}
 }
 

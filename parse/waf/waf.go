@@ -343,13 +343,16 @@ func challenge(r *jsonrec.Rec, e *event.Event, prefix string, v *fastjson.Value)
 	// which puts every solve in January 1970.
 	if ts := v.Get("solveTimestamp"); ts != nil {
 		if n, err := ts.Int64(); err == nil && n > 0 {
-			add(e, prefix+"solve_timestamp", event.Time(time.Unix(n, 0)))
+			add(e, prefix+"solve_timestamp", event.TimeIn(time.Unix(n, 0), r.Number(ts), event.FormUnix))
 		}
 	}
 	addString(e, prefix+"failure_reason", r.Get(v, "failureReason"))
 }
 
-// setInt sets an integer field from a JSON number or a string holding one.
+// setInt sets an integer field from a JSON number or a string holding one. It does not say where
+// the record wrote it (event.IntIn), as it could: a WAF record's template is its own anyway (the
+// timestamp, the headers), and the numbers are mostly 0, shorter than a reference to their
+// column. Referenced, they made the demo's WAF lake 14 kB (0.2%) bigger.
 func setInt(e *event.Event, key string, v *fastjson.Value) {
 	if v == nil {
 		return
