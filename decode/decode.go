@@ -59,15 +59,93 @@ func Open(src io.Reader) (*Reader, error) {
 		if err != nil {
 			return nil, fmt.Errorf("gzip: %w", err)
 		}
-		return &Reader{Reader: &errReader{r: zr, codec: Gzip}, Compression: Gzip, close: func() { zr.Close() }}, nil
+		a := inflateAhead(&errReader{r: zr, codec: Gzip})
+		return &Reader{Reader: a, Compression: Gzip, close: func() { a.stop(); zr.Close() }}, nil
 	case bytes.HasPrefix(head, zstdMagic):
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(64<<20))
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}
-		return &Reader{Reader: &errReader{r: zr, codec: Zstd}, Compression: Zstd, close: zr.Close}, nil
+		a := inflateAhead(&errReader{r: zr, codec: Zstd})
+		return &Reader{Reader: a, Compression: Zstd, close: func() { a.stop(); zr.Close() }}, nil
 	}
 	return &Reader{Reader: br, Compression: None}, nil
+}
+
+// ahead decompresses on a goroutine of its own, a few blocks ahead of the reader: inflating is a
+// quarter of parsing a flow log, and the parser (one goroutine per object, the one the batch
+// waits for) then only splits and maps lines. It holds aheadBlocks+2 blocks at most.
+type ahead struct {
+	full chan aheadBlock // blocks decompressed, in order
+	free chan []byte     // blocks read, to fill again
+	done chan struct{}   // closed by stop
+	exit chan struct{}   // closed when the goroutine has returned (and reads the source no more)
+	cur  []byte          // what is left of the block being read
+	err  error           // the stream's end or error, once every block before it is read
+	held []byte          // the block cur is in, to give back
+}
+
+type aheadBlock struct {
+	b   []byte
+	err error
+}
+
+const (
+	aheadBlocks = 4
+	aheadSize   = 256 << 10
+)
+
+func inflateAhead(r io.Reader) *ahead {
+	a := &ahead{full: make(chan aheadBlock, aheadBlocks), free: make(chan []byte, aheadBlocks+2), done: make(chan struct{}), exit: make(chan struct{})}
+	go a.fill(r)
+	return a
+}
+
+func (a *ahead) fill(r io.Reader) {
+	defer close(a.exit)
+	for {
+		var b []byte
+		select {
+		case b = <-a.free:
+		default:
+			b = make([]byte, aheadSize)
+		}
+		n, err := io.ReadFull(r, b[:cap(b)])
+		if err == io.ErrUnexpectedEOF && n > 0 {
+			err = nil // a short last block: the next read says how the stream ended
+		}
+		select {
+		case a.full <- aheadBlock{b[:n], err}:
+		case <-a.done:
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (a *ahead) Read(p []byte) (int, error) {
+	for len(a.cur) == 0 {
+		if a.err != nil {
+			return 0, a.err
+		}
+		if a.held != nil {
+			a.free <- a.held[:0] // never blocks: the goroutine holds at most aheadBlocks+1 others
+			a.held = nil
+		}
+		blk := <-a.full
+		a.cur, a.held, a.err = blk.b, blk.b, blk.err
+	}
+	n := copy(p, a.cur)
+	a.cur = a.cur[n:]
+	return n, nil
+}
+
+// stop ends the goroutine and waits for it, so that the source is not read after Close.
+func (a *ahead) stop() {
+	close(a.done)
+	<-a.exit
 }
 
 // errReader names the codec in decompression errors and turns a cut-off stream into a clear error

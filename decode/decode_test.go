@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 )
@@ -178,6 +181,71 @@ func TestOpenCompression(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "gzip") || !strings.Contains(err.Error(), "truncated") {
 		t.Errorf("truncated gzip: %v", err)
 	}
+}
+
+// TestInflateAhead: a stream of many blocks, decompressed on a goroutine of its own, comes out
+// whole and in order, whatever the sizes of the reads; a cut one gives its data up to the cut, then
+// the codec's error; and once Close returns, the source is not read any more.
+func TestInflateAhead(t *testing.T) {
+	var payload bytes.Buffer
+	for i := 0; payload.Len() < 3*aheadBlocks*aheadSize; i++ {
+		fmt.Fprintf(&payload, "line %d %x\n", i, i*7919)
+	}
+	var gz bytes.Buffer
+	w := gzip.NewWriter(&gz)
+	w.Write(payload.Bytes())
+	w.Close()
+	r, err := Open(bytes.NewReader(gz.Bytes()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	buf := make([]byte, 70_001)
+	for i := 1; ; i++ {
+		n, err := r.Read(buf[:1+i*7919%len(buf)])
+		got.Write(buf[:n])
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.Close()
+	if !bytes.Equal(got.Bytes(), payload.Bytes()) {
+		t.Fatalf("%d bytes out, %d in", got.Len(), payload.Len())
+	}
+
+	cut := gz.Bytes()[:gz.Len()*2/3]
+	r, _ = Open(bytes.NewReader(cut))
+	out, err := io.ReadAll(r)
+	r.Close()
+	if err == nil || !strings.Contains(err.Error(), "truncated") || len(out) < payload.Len()/2 || !bytes.HasPrefix(payload.Bytes(), out) {
+		t.Errorf("cut stream: %d bytes, %v", len(out), err)
+	}
+
+	src := &watchedReader{r: bytes.NewReader(gz.Bytes())}
+	r, _ = Open(src)
+	io.ReadFull(r, make([]byte, 1000))
+	r.Close()
+	src.closed.Store(true)
+	time.Sleep(20 * time.Millisecond)
+	if src.late.Load() {
+		t.Error("the source was read after Close returned")
+	}
+}
+
+type watchedReader struct {
+	r      io.Reader
+	closed atomic.Bool
+	late   atomic.Bool
+}
+
+func (w *watchedReader) Read(p []byte) (int, error) {
+	if w.closed.Load() {
+		w.late.Store(true)
+	}
+	return w.r.Read(p)
 }
 
 // FuzzJSONRecords: whatever the bytes, the splitter ends, and every record it returns lies within
