@@ -110,7 +110,10 @@ type column struct {
 	mixed  bool       // values of more than one kind arrived: every value is kept as its text
 	micros bool       // times are in unix microseconds (every time column since far times), not nanoseconds
 	ref    bool       // values of this column can stand for pieces of the original record (original.go)
-	unique bool       // values never repeat (the records' templates, their ids): not compared with others
+	// tok is the reference to the column in a template, for values of form tokForm (token).
+	tok     string
+	tokForm event.Form
+	unique  bool // values never repeat (the records' templates, their ids): not compared with others
 	// one: every value so far is the text at oneSpan (a list: the list of that one text), and text
 	// and ends are not kept. Many columns of a batch hold one value (a provider, an account, a
 	// log's version or dataset): they then cost nothing per row to hold, and their chunks are
@@ -156,6 +159,14 @@ type column struct {
 	pos, idx []int32
 	n        int  // values
 	dense    bool // the i-th value is row i's, so far: rows is not kept (most columns of most types)
+}
+
+// token returns the reference to the column in a template, for a value of form f.
+func (c *column) token(f event.Form) string {
+	if c.tok == "" || c.tokForm != f {
+		c.tok, c.tokForm = refToken(c.path, f), f
+	}
+	return c.tok
 }
 
 // addRow records that the next value is row's.

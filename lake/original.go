@@ -46,8 +46,16 @@ const minRef = 3
 // time that the record wrote in form (event.Value.Written).
 type ref struct {
 	off, end int
-	path     string
-	form     event.Form
+	tok      string // the reference (refToken)
+}
+
+// refToken is the reference to a column path in a template: 0x01 path 0x02, with 0x03 and the
+// form before the 0x02 for a time.
+func refToken(path string, f event.Form) string {
+	if f == event.FormNone || f == event.FormDecimal {
+		return "\x01" + path + "\x02"
+	}
+	return "\x01" + path + "\x03" + string(rune(f)) + "\x02"
 }
 
 // refOf returns the span of orig that s is, if s is a substring of orig's memory.
@@ -97,12 +105,7 @@ func appendTemplate(b []byte, orig string, refs []ref) []byte {
 		} else {
 			b = append(b, orig[at:r.off]...)
 		}
-		b = append(b, 1)
-		b = append(b, r.path...)
-		if r.form != event.FormNone && r.form != event.FormDecimal {
-			b = append(b, 3, byte(r.form))
-		}
-		b = append(b, 2)
+		b = append(b, r.tok...)
 		at = r.end
 	}
 	if escape {

@@ -37,7 +37,7 @@ func TestTemplateRoundTrip(t *testing.T) {
 			var refs []ref
 			vals := map[string]string{}
 			for i, s := range tc.spans {
-				refs = append(refs, ref{off: s[0], end: s[1], path: tc.paths[i]})
+				refs = append(refs, ref{off: s[0], end: s[1], tok: refToken(tc.paths[i], event.FormNone)})
 				vals[tc.paths[i]] = tc.orig[s[0]:s[1]]
 			}
 			tmpl := string(appendTemplate(nil, tc.orig, refs))
@@ -52,7 +52,7 @@ func TestTemplateRoundTrip(t *testing.T) {
 	}
 	// A time referenced in a form is written in it again, from either text a reader has for it.
 	orig := "start 1700000000 end"
-	tmpl := string(appendTemplate(nil, orig, []ref{{off: 6, end: 16, path: "event.start", form: event.FormUnix}}))
+	tmpl := string(appendTemplate(nil, orig, []ref{{off: 6, end: 16, tok: refToken("event.start", event.FormUnix)}}))
 	if tmpl != "start \x01event.start\x03s\x02 end" {
 		t.Errorf("template %q", tmpl)
 	}
@@ -87,7 +87,7 @@ func TestTemplateRoundTrip(t *testing.T) {
 		{event.FormDateTime, sec, "2023-11-14T22:13:20"},
 	} {
 		orig := "[" + tc.orig + "]"
-		tmpl := string(appendTemplate(nil, orig, []ref{{off: 1, end: 1 + len(tc.orig), path: "t", form: tc.form}}))
+		tmpl := string(appendTemplate(nil, orig, []ref{{off: 1, end: 1 + len(tc.orig), tok: refToken("t", tc.form)}}))
 		if want := "[\x01t\x03" + string(rune(tc.form)) + "\x02]"; tmpl != want {
 			t.Errorf("template %q, want %q", tmpl, want)
 		}

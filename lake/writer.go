@@ -152,11 +152,11 @@ func (a *Appender) Add(e *event.Event) error {
 			switch v.Kind() {
 			case event.KindString, event.KindJSON:
 				if off, ok := refOf(orig, v.Str()); ok {
-					refs = append(refs, ref{off: off, end: off + len(v.Str()), path: c.path})
+					refs = append(refs, ref{off: off, end: off + len(v.Str()), tok: c.token(event.FormNone)})
 				}
 			case event.KindInt, event.KindTime:
 				if off, end, f, ok := v.Written(orig); ok {
-					refs = append(refs, ref{off: off, end: end, path: c.path, form: f})
+					refs = append(refs, ref{off: off, end: end, tok: c.token(f)})
 				}
 			}
 		}
