@@ -55,11 +55,15 @@ func BenchmarkIngest(b *testing.B) {
 			}
 			runtime.GC()
 			var peakRSS, peakHeap, stored int64
-			var elapsed, cpu time.Duration
+			var elapsed, cpu, inflating time.Duration
+			var inflated int64
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				b.StopTimer()
 				data := filepath.Join(b.TempDir(), "data")
+				d, nb := inflateTime(b, corpus)
+				inflating += d
+				inflated += nb
 				runtime.GC()
 				resetPeakRSS()
 				stopSampling := sampleHeap(&peakHeap)
@@ -87,8 +91,39 @@ func BenchmarkIngest(b *testing.B) {
 			}
 			b.ReportMetric(float64(peakHeap)/(1<<20), "peak-heap-MB")
 			b.ReportMetric(float64(stored)/(1<<20), "stored-MB")
+			b.ReportMetric(float64(inflated)/1e6/inflating.Seconds(), "host-MB/s")
 		})
 	}
+}
+
+// inflateTime is how long inflating the corpus on one core takes just before a run, and how many
+// bytes it gives: the host-MB/s it reports is a yardstick of the machine's speed at that moment.
+// On a machine shared with other jobs the same run's time swings by a third from minute to
+// minute; a run taken while the yardstick was low ran on a slow machine, not slow code.
+func inflateTime(b *testing.B, dir string) (time.Duration, int64) {
+	var n int64
+	start := time.Now()
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return err
+		}
+		c, err := io.Copy(io.Discard, zr)
+		n += c
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return time.Since(start), n
 }
 
 // cpuTime is the CPU time (user and system) this process has used.
