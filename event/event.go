@@ -46,6 +46,22 @@ type Event struct {
 
 	once   sync.Once
 	native *fastjson.Value // Original parsed as JSON, or nil when it is not JSON
+	tsIn   Value           // Timestamp as read from Original (SetTimestampIn)
+}
+
+// SetTimestampIn sets Timestamp to the time v that the parser read from a piece of the record
+// (TimeIn): the lake then stores the record with a reference to @timestamp in place of the
+// time's text, as it does for fields.
+func (e *Event) SetTimestampIn(v Value) {
+	e.Timestamp, e.tsIn = v.Time(), v
+}
+
+// TimestampIn returns the value SetTimestampIn gave, while Timestamp is still its time.
+func (e *Event) TimestampIn() (Value, bool) {
+	if e.tsIn.kind != KindTime || !e.tsIn.Time().Equal(e.Timestamp) {
+		return Value{}, false
+	}
+	return e.tsIn, true
 }
 
 // New returns an event of the given type with room for n fields.

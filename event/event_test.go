@@ -383,3 +383,27 @@ func TestDecimalAt(t *testing.T) {
 		}
 	}
 }
+
+// TestTimestampIn: the time a parser read from the record stays with the event while Timestamp is
+// that time, and only then.
+func TestTimestampIn(t *testing.T) {
+	rec := `{"eventTime":"2026-03-02T08:14:09Z"}`
+	text := rec[14:34]
+	when := time.Date(2026, 3, 2, 8, 14, 9, 0, time.UTC)
+	e := New("cloudtrail", rec, 2)
+	if _, ok := e.TimestampIn(); ok {
+		t.Fatal("an event without SetTimestampIn has a time read from its record")
+	}
+	e.SetTimestampIn(TimeIn(when, text, RFC3339Form(text)))
+	if !e.Timestamp.Equal(when) || e.Timestamp.Location() != time.UTC {
+		t.Errorf("Timestamp %s", e.Timestamp)
+	}
+	v, ok := e.TimestampIn()
+	if off, end, f, ok2 := v.Written(rec); !ok || !ok2 || rec[off:end] != text || f != FormRFC3339 {
+		t.Errorf("TimestampIn: %v %v, span %d-%d form %c", ok, ok2, off, end, f)
+	}
+	e.Timestamp = when.Add(time.Hour) // a parser that corrects the time after reading it
+	if _, ok := e.TimestampIn(); ok {
+		t.Error("the time read from the record still stands for a Timestamp changed since")
+	}
+}

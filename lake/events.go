@@ -69,6 +69,9 @@ func (l *Lake) Scan(ctx context.Context, typ string, opt QueryOptions, fn func(*
 				if v, ok := e.Get(path); ok {
 					return v.Text(), true
 				}
+				if path == "@timestamp" {
+					return event.Time(e.Timestamp).Text(), true
+				}
 				// DuckDB reads a column "Message" of one file and "message" of another as one.
 				for _, f := range e.Fields {
 					if strings.EqualFold(f.Key, path) {

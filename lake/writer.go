@@ -128,6 +128,13 @@ func (a *Appender) Add(e *event.Event) error {
 	// added it) is added as an alias of that field's column (column.addAlias).
 	refs := a.refs[:0]
 	orig := e.Original
+	if c := sh.cols[0]; c != nil && c.ref {
+		if v, ok := e.TimestampIn(); ok {
+			if off, end, f, ok := v.Written(orig); ok {
+				refs = append(refs, ref{off: off, end: end, tok: c.token(f)})
+			}
+		}
+	}
 	cols := sh.cols[len(hs):]
 	var prev *column
 	var prevV event.Value

@@ -156,7 +156,7 @@ func build(jr *jsonrec.Rec, r *fastjson.Value, width int) (*event.Event, error) 
 		return nil, fmt.Errorf("field eventTime: not an RFC 3339 time: %q", when)
 	}
 	e := event.New("cloudtrail", jr.Original(), width)
-	e.Timestamp = ts.UTC()
+	e.SetTimestampIn(event.TimeIn(ts.UTC(), when, event.RFC3339Form(when)))
 	action, provider := name, source
 	e.Add("event.action", event.String(action))
 	e.Add("event.provider", event.String(provider))

@@ -845,7 +845,7 @@ func parseConn(line string, f []string, lbName string) (*event.Event, error) {
 	if !ok {
 		return nil, parse.Rejectf("time", "field time: not an ISO 8601 time: %q", text.Clip(f[connTime]))
 	}
-	e.Timestamp = t
+	e.SetTimestampIn(timeIn(t, f[connTime]))
 	e.Add("event.kind", event.String("event"))
 	e.Add("event.category", event.Strings(catNetwork...))
 	e.Add("event.type", event.Strings(typConn...))

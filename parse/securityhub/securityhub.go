@@ -115,13 +115,14 @@ func (g *group) envelope(ctx context.Context, v *fastjson.Value) error {
 		return g.findings(ctx, f, []string{"detail", "findings"}, v)
 	}
 	// Insight results: one event about the insight.
-	t, err := time.Parse(time.RFC3339Nano, g.r.Get(v, "time"))
+	when := g.r.Get(v, "time")
+	t, err := time.Parse(time.RFC3339Nano, when)
 	if err != nil {
-		g.in.Reject(0, g.num, g.offset, "time", fmt.Errorf("field time: not an RFC 3339 time: %q", g.r.Get(v, "time")), []byte(g.orig))
+		g.in.Reject(0, g.num, g.offset, "time", fmt.Errorf("field time: not an RFC 3339 time: %q", when), []byte(g.orig))
 		return nil
 	}
 	e := event.New("securityhub", g.orig, 16)
-	e.Timestamp = t.UTC()
+	e.SetTimestampIn(event.TimeIn(t.UTC(), when, event.RFC3339Form(when)))
 	e.Set("event.kind", event.String("event"))
 	e.Set("event.type", event.Strings(typeInfo...))
 	e.SetString("event.action", g.r.Get(v, "detail-type"))
