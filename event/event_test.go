@@ -289,15 +289,7 @@ func TestWritten(t *testing.T) {
 		{"a far time keeps its instant, not its text", TimeIn(time.Unix(99999999999, 0), at("far"), FormUnix), "", 0},
 		{"a time without a form", TimeIn(sec, at("t"), FormNone), "", 0},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			off, end, f, ok := tc.v.Written(rec)
-			switch {
-			case tc.want == "" && ok:
-				t.Errorf("span %q in form %c, want none", rec[off:end], f)
-			case tc.want != "" && (!ok || rec[off:end] != tc.want || f != tc.form):
-				t.Errorf("span %d-%d (%v) in form %c, want %q in form %c", off, end, ok, f, tc.want, tc.form)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkWritten(t, rec, tc.v, tc.want, tc.form) })
 	}
 	// The forms of times that name days, in a record whose pieces are separated by '|' (some have
 	// spaces). sec is 2023-11-14T22:13:20Z.
@@ -338,15 +330,7 @@ func TestWritten(t *testing.T) {
 		{"a time in the decimal form", TimeIn(sec, piece("S"), FormDecimal), "", 0},
 		{"an integer in a time form", Value{p: IntIn(1, piece("S")).p, n: 1, kind: KindInt, form: FormRFC3339}, "", 0},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			off, end, f, ok := tc.v.Written(rec)
-			switch {
-			case tc.want == "" && ok:
-				t.Errorf("span %q in form %c, want none", rec[off:end], f)
-			case tc.want != "" && (!ok || rec[off:end] != tc.want || f != tc.form):
-				t.Errorf("span %d-%d (%v) in form %c, want %q in form %c", off, end, ok, f, tc.want, tc.form)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkWritten(t, rec, tc.v, tc.want, tc.form) })
 	}
 	for text, want := range map[string]Form{
 		"2023-11-14T22:13:20Z": FormRFC3339, "2023-11-14T22:13:20.123Z": FormRFC3339Milli,
@@ -405,5 +389,18 @@ func TestTimestampIn(t *testing.T) {
 	e.Timestamp = when.Add(time.Hour) // a parser that corrects the time after reading it
 	if _, ok := e.TimestampIn(); ok {
 		t.Error("the time read from the record still stands for a Timestamp changed since")
+	}
+}
+
+// checkWritten checks the span of rec that v says it was read from: want in form, or none when
+// want is "".
+func checkWritten(t *testing.T, rec string, v Value, want string, form Form) {
+	t.Helper()
+	off, end, f, ok := v.Written(rec)
+	switch {
+	case want == "" && ok:
+		t.Errorf("span %q in form %c, want none", rec[off:end], f)
+	case want != "" && (!ok || rec[off:end] != want || f != form):
+		t.Errorf("span %d-%d (%v) in form %c, want %q in form %c", off, end, ok, f, want, form)
 	}
 }
