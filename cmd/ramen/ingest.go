@@ -269,6 +269,7 @@ type ingestOptions struct {
 	typ        string
 	force      bool
 	batchBytes int64
+	noReuse    bool      // parsers allocate every event afresh (a test compares runs with and without reuse)
 	progress   io.Writer // nil: no progress drawn
 	log        io.Writer // where rejected records are described (the first few)
 	s3         *s3.Client
@@ -295,8 +296,9 @@ type ingester struct {
 	pend  pending         // objects read to their end, waiting for their batch to commit
 	// objType is the log type of the current object's events ("" until it has one).
 	objType string
-	// mem is the parsers' event memory, reused once the batch has copied the events, when nothing
-	// else keeps them (no detection).
+	// mem is the parsers' event memory, reused once the batch has copied the events and detection
+	// has matched them: neither keeps any of an event's memory (detection keeps ids and values as
+	// text, which are the record's own bytes or copies, never the parser's chunks).
 	mem *parse.Memory
 }
 
@@ -311,7 +313,8 @@ type ingester struct {
 // count grows; its updated state is written again with a later batch, under the same id.
 type detection struct {
 	det    *sigma.Detector
-	in     chan []*event.Event
+	in     chan parsedChunk
+	mem    *parse.Memory  // where a chunk's parser memory goes once its events are matched
 	done   sync.WaitGroup // one per chunk handed over
 	mu     sync.Mutex
 	agg    *alert.Aggregator
@@ -321,15 +324,17 @@ type detection struct {
 	closed bool
 }
 
-func startDetection(d *sigma.Detector) *detection {
-	x := &detection{det: d, in: make(chan []*event.Event, 4), agg: alert.NewAggregator(alert.DefaultWindow), seen: map[string]bool{}}
+func startDetection(d *sigma.Detector, mem *parse.Memory) *detection {
+	x := &detection{det: d, in: make(chan parsedChunk, 4), mem: mem, agg: alert.NewAggregator(alert.DefaultWindow), seen: map[string]bool{}}
 	go func() {
-		for evs := range x.in {
+		for c := range x.in {
+			evs := c.events
 			slices.SortStableFunc(evs, func(a, b *event.Event) int { return a.Timestamp.Compare(b.Timestamp) })
 			var out []*alert.Alert
 			for _, e := range evs {
 				out = append(out, x.det.Detect(e)...)
 			}
+			x.mem.Put(c.free) // the batch has added these events already
 			x.mu.Lock()
 			for _, a := range out {
 				x.agg.Add(a)
@@ -350,13 +355,15 @@ func (x *detection) stop() {
 	}
 }
 
-// add hands an object's events over.
-func (x *detection) add(evs []*event.Event) {
-	if len(evs) == 0 {
+// add hands a chunk of an object's events over, once the batch has added them: their parser
+// memory (c.free) goes back once they are matched.
+func (x *detection) add(c parsedChunk) {
+	if len(c.events) == 0 {
+		x.mem.Put(c.free)
 		return
 	}
 	x.done.Add(1)
-	x.in <- evs
+	x.in <- c
 }
 
 // take waits for the events handed over so far and returns their alerts; at the end, also the
@@ -390,13 +397,14 @@ func ingestSources(ctx context.Context, l *lake.Lake, srcs []source, total int64
 	if r := l.Remote(); r != nil {
 		g.st.store = r.String()
 	}
-	if opt.detector != nil {
-		g.det = startDetection(opt.detector)
-		defer func() { st.alerts = g.det.total; g.det.stop() }()
-	} else {
+	if !opt.noReuse {
 		// Room for the chunks of the events in flight (readAheadEvents, some 40 field chunks per
 		// chunkEvents of flow records) and more.
 		g.mem = parse.NewMemory(1024)
+	}
+	if opt.detector != nil {
+		g.det = startDetection(opt.detector, g.mem)
+		defer func() { st.alerts = g.det.total; g.det.stop() }()
 	}
 	start := time.Now()
 	defer func() { st.elapsed, st.uncommitted = time.Since(start), g.pend.objects }()
@@ -722,12 +730,9 @@ func (g *ingester) parseAhead(ctx context.Context, i int, r *parsed, ahead *read
 		chunk, rejects, free = nil, nil, nil
 		return nil
 	}
-	opt := parse.Options{Type: g.opt.typ}
-	if g.mem != nil {
-		// A chunk of memory the parser is done with holds events emitted so far: those of the
-		// chunk being filled and of the ones before it, which the batch takes first.
-		opt.Memory, opt.Retired = g.mem, func(c parse.Chunk) { free = append(free, c) }
-	}
+	// A chunk of memory the parser is done with holds events emitted so far: those of the chunk
+	// being filled and of the ones before it, which the batch (and detection) take first.
+	opt := parse.Options{Type: g.opt.typ, Memory: g.mem, Retired: func(c parse.Chunk) { free = append(free, c) }}
 	r.ps, r.perr = parse.Object(ctx, r.name, r.src, opt,
 		func(e *event.Event) error {
 			if cut != nil {
@@ -804,7 +809,7 @@ func (g *ingester) take(ctx context.Context, r *parsed, ahead *readAhead) error 
 		if err != nil {
 			return err
 		}
-		if g.mem != nil {
+		if dup || g.det == nil {
 			g.mem.Put(c.free) // the batch copied what it keeps of these events and the ones before
 		}
 	}
@@ -839,7 +844,7 @@ func (g *ingester) addChunk(c parsedChunk) error {
 		g.objType = c.events[0].Type // an object's events are of one type
 	}
 	if g.det != nil {
-		g.det.add(c.events)
+		g.det.add(c)
 	}
 	for _, rj := range c.rejects {
 		if err := g.a.Reject(rj); err != nil {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"compress/gzip"
+	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -9,6 +11,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/ramen-siem/ramen/demo/gen"
+	"github.com/ramen-siem/ramen/lake"
+	"github.com/ramen-siem/ramen/sigma"
 )
 
 // TestIngestReusesParserMemory: without detection, the parsers build events in memory that the
@@ -91,4 +97,71 @@ func gunzipLines(t *testing.T, path string) []string {
 		t.Fatal(err)
 	}
 	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+}
+
+// TestDetectionWithReusedMemory: with detection on, the parser memory of a chunk of events goes
+// back only once the batch has added them and the rules have matched them. The alerts of the demo
+// organization's day (flow logs included) are the same, id for id and count for count, as when
+// every event is allocated afresh.
+func TestDetectionWithReusedMemory(t *testing.T) {
+	logs := t.TempDir()
+	if _, err := gen.Generate(context.Background(), logs, gen.Config{Seed: 3, Accounts: 4, Days: 1, Rate: "normal"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, lim, err := loadSigmaConfig("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _, err := readRuleFiles(nil, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, rerrs := sigma.Compile(files, cfg)
+	if len(rerrs) > 0 {
+		t.Fatal(rerrs)
+	}
+	alerts := func(noReuse bool) string {
+		dir := t.TempDir()
+		l, err := lake.Open(dir, lake.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		srcs, total, err := sources([]string{logs}, io.Discard, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := ingestSources(context.Background(), l, srcs, total, ingestOptions{batchBytes: 16 << 20, noReuse: noReuse, detector: sigma.NewDetector(rs, lim)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.alerts == 0 || st.events < 10_000 {
+			t.Fatalf("%d events, %d alerts: too few to tell", st.events, st.alerts)
+		}
+		rows, err := l.Query(context.Background(), `SELECT _id, alert.count, rule.name FROM alerts ORDER BY _id`, lake.QueryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var id, name string
+			var n int64
+			if err := rows.Scan(&id, &n, &name); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%s %d %s\n", id, n, name)
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	fresh, reused := alerts(true), alerts(false)
+	if fresh != reused {
+		t.Errorf("alerts with memory reused:\n%s\nwith every event allocated afresh:\n%s", reused, fresh)
+	}
+	if !strings.Contains(fresh, "Flow") {
+		t.Errorf("no flow log alert among them:\n%s", fresh)
+	}
 }

@@ -176,8 +176,11 @@ func NewPool(n int) *Pool {
 	}
 }
 
-// Put gives chunks back: the consumer holds none of their events any more.
+// Put gives chunks back: the consumer holds none of their events any more. A nil Pool keeps none.
 func (p *Pool) Put(cs []Chunk) {
+	if p == nil {
+		return
+	}
 	for _, c := range cs {
 		p.events.put(c.events, eventsPerChunk)
 		p.fields.put(c.fields, fieldsPerChunk)
