@@ -26,6 +26,7 @@ import (
 	"github.com/ramen-siem/ramen/event"
 	"github.com/ramen-siem/ramen/parse"
 	"github.com/ramen-siem/ramen/parse/internal/jsonrec"
+	"github.com/ramen-siem/ramen/parse/internal/slab"
 )
 
 func init() {
@@ -94,6 +95,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 	// Room for fields: what the object's last event had, and a few more. The records of one
 	// object are alike, and an event that outgrows its fields copies all of them (2 kB).
 	width := 40
+	sl := in.Slab() // the memory of this object's events
 	return in.EachJSON(ctx, []string{"Records"}, func(rec *parse.Record) error {
 		// Validation is left to setJSON, for the parts written back out as JSON: a record's
 		// whole text is validated only where it matters, which is a third of the parse time saved.
@@ -114,7 +116,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 		if d := v.Get("detail"); d != nil && v.Exists("detail-type") && d.Type() == fastjson.TypeObject {
 			r, root = d, "detail"
 		}
-		e, err := build(&jr, r, width)
+		e, err := build(sl, &jr, r, width)
 		if err != nil {
 			reason := "fields"
 			if errors.Is(err, errInvalidJSON) {
@@ -134,7 +136,7 @@ func Parse(ctx context.Context, in *parse.Input) error {
 }
 
 // build maps one record. A record without eventTime, eventName or eventSource is not CloudTrail.
-func build(jr *jsonrec.Rec, r *fastjson.Value, width int) (*event.Event, error) {
+func build(sl *slab.Slab, jr *jsonrec.Rec, r *fastjson.Value, width int) (*event.Event, error) {
 	name := jr.Get(r, "eventName")
 	source := jr.Get(r, "eventSource")
 	when := jr.Get(r, "eventTime")
@@ -155,7 +157,8 @@ func build(jr *jsonrec.Rec, r *fastjson.Value, width int) (*event.Event, error) 
 	if err != nil {
 		return nil, fmt.Errorf("field eventTime: not an RFC 3339 time: %q", when)
 	}
-	e := event.New("cloudtrail", jr.Original(), width)
+	e := sl.Event()
+	e.Type, e.Original, e.Fields = "cloudtrail", jr.Original(), sl.Fields(width)
 	e.SetTimestampIn(event.TimeIn(ts.UTC(), when, event.RFC3339Form(when)))
 	action, provider := name, source
 	e.Add("event.action", event.String(action))
