@@ -305,6 +305,7 @@ func Object(ctx context.Context, name string, src io.Reader, opt Options, emit f
 	in := &Input{Name: name, Key: key, R: br, MaxRecord: max, typ: t, emit: emit, reject: reject, stats: &st}
 	in.slab.Pool, in.slab.Retire = opt.Memory, opt.Retired
 	err = t.Parse(ctx, in)
+	in.slab.Done() // every event is emitted: the object's last chunks can go back too
 	st.Bytes = cr.n
 	return st, err
 }

@@ -759,7 +759,7 @@ func (g *ingester) parseAhead(ctx context.Context, i int, r *parsed, ahead *read
 	if cut != nil && r.perr == nil {
 		r.perr = cut
 	}
-	if cut == nil && len(chunk)+len(rejects) > 0 {
+	if cut == nil && len(chunk)+len(rejects)+len(free) > 0 {
 		// The parser reads to the end of an object without looking at ctx again: a chunk not handed
 		// over is a cut object, never one read to its end (take returns ctx's error for it).
 		if err := send(); err != nil && r.perr == nil {

@@ -157,8 +157,7 @@ func build(sl *slab.Slab, jr *jsonrec.Rec, r *fastjson.Value, width int) (*event
 	if err != nil {
 		return nil, fmt.Errorf("field eventTime: not an RFC 3339 time: %q", when)
 	}
-	e := sl.Event()
-	e.Type, e.Original, e.Fields = "cloudtrail", jr.Original(), sl.Fields(width)
+	e := sl.New("cloudtrail", jr.Original(), width)
 	e.SetTimestampIn(event.TimeIn(ts.UTC(), when, event.RFC3339Form(when)))
 	action, provider := name, source
 	e.Add("event.action", event.String(action))

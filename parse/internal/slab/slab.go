@@ -50,7 +50,9 @@ const (
 // Slab is a source of event memory. Each method returns memory no other call returns.
 type Slab struct {
 	// Pool, if set, gives the slab its chunks (full-size from the first), and Retire is called
-	// with each chunk the slab is done with.
+	// with each chunk the slab is done with (and, from Done, with the last ones). A parser using a
+	// Slab with a Pool must hand out (emit) each event before it builds the next: a retired chunk
+	// holds only events handed out already.
 	Pool   *Pool
 	Retire func(Chunk)
 
@@ -74,6 +76,14 @@ func (s *Slab) size(n int) int {
 		s.div /= 2
 	}
 	return n / s.div
+}
+
+// New returns a new event of a type, for a record, with room for n fields: event.New, from the
+// slab.
+func (s *Slab) New(typ, original string, n int) *event.Event {
+	e := s.Event()
+	e.Type, e.Original, e.Fields = typ, original, s.Fields(n)
+	return e
 }
 
 // Event returns a new, zero Event.
@@ -142,6 +152,18 @@ func (s *Slab) Strings(n int) []string {
 	l := s.strs[s.si : s.si : s.si+n]
 	s.si += n
 	return l
+}
+
+// Done retires the chunks the slab is using, once the parser has handed out its last event: an
+// object's last chunks go back to the Pool too, which matters when objects are many and small.
+func (s *Slab) Done() {
+	if s.Pool == nil {
+		return
+	}
+	s.retire(Chunk{events: s.events})
+	s.retire(Chunk{fields: s.fields})
+	s.retire(Chunk{strs: s.strs})
+	s.events, s.ei, s.fields, s.fi, s.strs, s.si = nil, 0, nil, 0, nil, 0
 }
 
 // retire hands a chunk the slab is done with to Retire (the first chunk of each kind is none).

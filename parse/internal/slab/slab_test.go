@@ -197,12 +197,22 @@ func TestPool(t *testing.T) {
 		p.Put(retired)
 		retired = nil
 	}
+	// Done retires the chunks in use: an object's last events' memory goes back too.
+	s.Fields(3)
+	s.Strings(1)
+	s.Event()
+	retired = nil
+	s.Done()
+	if len(retired) != 3 {
+		t.Errorf("Done retired %d chunks, want 3 (events, fields, strings)", len(retired))
+	}
+	retired = nil
 	// Chunks put back are handed out again.
 	before := len(p.fields)
 	if before == 0 {
 		t.Fatal("no field chunk in the pool after Put")
 	}
-	for range fieldsPerChunk/30 + 1 { // more than is left: a new chunk, from the pool
+	for range fieldsPerChunk / 30 { // after Done the slab holds none: one chunk, from the pool
 		s.Fields(30)
 	}
 	if len(p.fields) != before-1 {
