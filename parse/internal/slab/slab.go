@@ -14,8 +14,8 @@
 // handed out from here but stays one allocation per record: detectors keep substrings of it
 // (group-by values), and a substring must pin its own record, not a chunk of other records' text.
 //
-// A consumer that keeps no event (an ingest without detection copies each event into its batch and
-// drops it) can hand the memory back for the next events: a Slab with a Pool takes its chunks from
+// A consumer that keeps nothing of an event's memory (an ingest copies each event into its batch,
+// and its detection keeps ids and values as text) can hand the memory back for the next events: a Slab with a Pool takes its chunks from
 // it, and tells Retire of each chunk it is done with, whose events it has all handed out; the
 // consumer puts those chunks back in the Pool once it is done with those events. Parsing a million
 // flow records then reuses the same few megabytes instead of allocating 1.3 GB, which the
