@@ -122,12 +122,10 @@ func (v Value) Written(rec string) (off, end int, f Form, ok bool) {
 	if v.form == FormNone || (v.kind != KindInt && v.kind != KindTime) || len(rec) == 0 {
 		return 0, 0, 0, false
 	}
-	base := uintptr(unsafe.Pointer(unsafe.StringData(rec)))
-	p := uintptr(v.p)
-	if p < base || p-base >= uintptr(len(rec)) {
+	off, ok = offsetIn(rec, v.p)
+	if !ok {
 		return 0, 0, 0, false
 	}
-	off = int(p - base)
 	if v.form == FormDecimal || v.form == FormUnix {
 		// Decimal integers: the record's digits at off are read back (cheaper than writing the
 		// value out to compare) and must be the value as FormatInt writes it.
@@ -148,6 +146,28 @@ func (v Value) Written(rec string) (off, end int, f Form, ok bool) {
 		return 0, 0, 0, false
 	}
 	return off, off + len(text), v.form, true
+}
+
+// offsetIn returns the offset in rec of the byte p points to, if it lies inside rec's memory.
+func offsetIn(rec string, p unsafe.Pointer) (int, bool) {
+	base := uintptr(unsafe.Pointer(unsafe.StringData(rec)))
+	if uintptr(p) < base || uintptr(p)-base >= uintptr(len(rec)) {
+		return 0, false
+	}
+	return int(uintptr(p) - base), true
+}
+
+// PieceOf returns where s starts in rec if s is a piece of rec's memory, as the strings parsers
+// hand out of a record are; equal text elsewhere is not.
+func PieceOf(rec, s string) (off int, ok bool) {
+	if len(s) == 0 {
+		return 0, false
+	}
+	off, ok = offsetIn(rec, unsafe.Pointer(unsafe.StringData(s)))
+	if !ok || len(rec)-off < len(s) {
+		return 0, false
+	}
+	return off, true
 }
 
 // maxUnixSeconds bounds the seconds whose nanoseconds an int64 holds.

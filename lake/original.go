@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -60,15 +59,10 @@ func refToken(path string, f event.Form) string {
 
 // refOf returns the span of orig that s is, if s is a substring of orig's memory.
 func refOf(orig, s string) (off int, ok bool) {
-	if len(s) < minRef || len(s) > len(orig) {
+	if len(s) < minRef {
 		return 0, false
 	}
-	base := uintptr(unsafe.Pointer(unsafe.StringData(orig)))
-	p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
-	if p < base || p-base > uintptr(len(orig)-len(s)) {
-		return 0, false
-	}
-	return int(p - base), true
+	return event.PieceOf(orig, s)
 }
 
 // referable reports whether a column's path can be written in a template: it must not hold the
