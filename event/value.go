@@ -92,6 +92,10 @@ func RFC3339Form(text string) Form {
 	return FormNone
 }
 
+// RFC3339In is TimeIn for a time a parser read from RFC 3339 text, in the form the text has
+// (RFC3339Form).
+func RFC3339In(t time.Time, text string) Value { return TimeIn(t, text, RFC3339Form(text)) }
+
 // IntIn returns the integer n that a parser read from text, a piece of its event's record. The
 // text should be n as FormatInt writes it: text that is not ("007", "+7") is left in the record
 // (Written), never rewritten.

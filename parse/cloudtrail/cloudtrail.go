@@ -158,7 +158,7 @@ func build(sl *slab.Slab, jr *jsonrec.Rec, r *fastjson.Value, width int) (*event
 		return nil, fmt.Errorf("field eventTime: not an RFC 3339 time: %q", when)
 	}
 	e := sl.New("cloudtrail", jr.Original(), width)
-	e.SetTimestampIn(event.TimeIn(ts.UTC(), when, event.RFC3339Form(when)))
+	e.SetTimestampIn(event.RFC3339In(ts, when))
 	action, provider := name, source
 	e.Add("event.action", event.String(action))
 	e.Add("event.provider", event.String(provider))

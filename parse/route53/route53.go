@@ -259,7 +259,7 @@ func resolver(p *fastjson.Parser, r *jsonrec.Rec, orig string) (*event.Event, st
 	}
 
 	e := event.New("route53", orig, 40)
-	e.SetTimestampIn(event.TimeIn(t.UTC(), ts, event.RFC3339Form(ts)))
+	e.SetTimestampIn(event.RFC3339In(t, ts))
 	rcode := r.Get(v, "rcode")
 	common(e, rcode)
 	e.SetString("cloud.account.id", r.Get(v, "account_id"))
@@ -378,7 +378,7 @@ func public(line string) (*event.Event, string, error) {
 		return nil, "time", fmt.Errorf("field 2 (query timestamp): not an RFC 3339 time: %q", f[1])
 	}
 	e := event.New("route53", line, 28)
-	e.SetTimestampIn(event.TimeIn(t.UTC(), f[1], event.RFC3339Form(f[1])))
+	e.SetTimestampIn(event.RFC3339In(t, f[1]))
 	common(e, f[5])
 	e.Set("aws.route53.version", event.String(f[0]))
 	e.SetString("aws.route53.hosted_zone_id", f[2])

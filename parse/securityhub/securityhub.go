@@ -122,7 +122,7 @@ func (g *group) envelope(ctx context.Context, v *fastjson.Value) error {
 		return nil
 	}
 	e := event.New("securityhub", g.orig, 16)
-	e.SetTimestampIn(event.TimeIn(t.UTC(), when, event.RFC3339Form(when)))
+	e.SetTimestampIn(event.RFC3339In(t, when))
 	e.Set("event.kind", event.String("event"))
 	e.Set("event.type", event.Strings(typeInfo...))
 	e.SetString("event.action", g.r.Get(v, "detail-type"))
@@ -204,7 +204,7 @@ func eventbridge(r *jsonrec.Rec, e *event.Event, env *fastjson.Value) {
 	e.SetString("aws.securityhub.eventbridge.detail_type", r.Get(env, "detail-type"))
 	if s := r.Get(env, "time"); s != "" {
 		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-			e.Set("aws.securityhub.eventbridge.time", event.TimeIn(t, s, event.RFC3339Form(s)))
+			e.Set("aws.securityhub.eventbridge.time", event.RFC3339In(t, s))
 		}
 	}
 }

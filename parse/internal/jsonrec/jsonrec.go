@@ -106,7 +106,7 @@ func (r *Rec) TimeIn(v *fastjson.Value, key string) (time.Time, event.Value, err
 		return time.Time{}, event.Value{}, fmt.Errorf("field %s: not an RFC 3339 time: %q", key, s)
 	}
 	t = t.UTC()
-	return t, event.TimeIn(t, s, event.RFC3339Form(s)), nil
+	return t, event.RFC3339In(t, s), nil
 }
 
 // valueLayout is the layout of fastjson.Value (v1.6): s holds a number's text, a substring of
