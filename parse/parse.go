@@ -101,10 +101,11 @@ type Options struct {
 	Type string
 	// MaxRecord limits one record's size in bytes (decode.DefaultMaxRecord if zero).
 	MaxRecord int
-	// Memory, if set, is where parsers that build events in chunks (VPC flow) take that memory
-	// from, and Retired is called with each chunk a parser is done with: every event built in it
-	// has been emitted. The consumer gives the chunk back (Memory.Put) once it holds none of those
-	// events, nor anything of their fields, any more: for a consumer that copies what it keeps.
+	// Memory, if set, is where parsers that build events in chunks (VPC flow, CloudTrail) take
+	// that memory from, and Retired is called with each chunk a parser is done with: every event
+	// built in it has been emitted. The consumer gives the chunk back (Memory.Put) once it holds
+	// none of those events, nor anything of their fields, any more: for a consumer that copies
+	// what it keeps.
 	Memory  *Memory
 	Retired func(Chunk)
 }
